@@ -1,0 +1,230 @@
+"""Formats, decoding and encoding.
+
+Formats are recognised by their magic bytes, never by file name. Decoding applies the EXIF orientation
+to the pixels before anything else and enforces the pixel and size limits; encoding writes pixels only,
+with no metadata of any kind.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
+from .options import DEFAULT_LIMITS, Limits, OutputFormat
+
+try:  # HEIC/HEIF support; a hard dependency, but keep the import error readable
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+Image.MAX_IMAGE_PIXELS = DEFAULT_LIMITS.max_pixels  # Pillow's own bomb check stays on, as a second line
+
+Pixels = NDArray[np.uint8]
+
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
+AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def _ftyp_brands(data: bytes) -> set[bytes]:
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return set()
+    size = int.from_bytes(data[0:4], "big")
+    end = min(max(size, 16), len(data), 4096)
+    brands = {data[8:12]}
+    brands.update(data[i : i + 4] for i in range(16, end - 3, 4))
+    return brands
+
+
+Saver = Callable[[Image.Image, io.BytesIO, int], None]
+
+
+def _save_jpeg(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    if im.mode == "RGBA":  # JPEG has no alpha: flatten on white (obscured regions are already opaque)
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        background.paste(im, mask=im.getchannel("A"))
+        im = background
+    im.save(out, "JPEG", quality=quality, optimize=True)
+
+
+def _save_png(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    im.save(out, "PNG", compress_level=6)
+
+
+def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    im.save(out, "WEBP", quality=quality, lossless=quality == 100, method=4)
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """One entry of the format registry: how to recognise it and, if we write it, how to save it."""
+
+    name: str
+    mime: str
+    extension: str
+    sniff: Callable[[bytes], bool]
+    save: Saver | None = None
+
+    @property
+    def writable(self) -> bool:
+        return self.save is not None
+
+
+FORMATS: dict[str, ImageFormat] = {
+    f.name: f
+    for f in (
+        ImageFormat("jpeg", "image/jpeg", ".jpg", lambda d: d[:3] == b"\xff\xd8\xff", _save_jpeg),
+        ImageFormat("png", "image/png", ".png", lambda d: d[:8] == b"\x89PNG\r\n\x1a\n", _save_png),
+        ImageFormat("webp", "image/webp", ".webp", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", _save_webp),
+        ImageFormat("avif", "image/avif", ".avif", lambda d: bool(_ftyp_brands(d) & AVIF_BRANDS)),
+        ImageFormat("heif", "image/heic", ".heic", lambda d: bool(_ftyp_brands(d) & HEIF_BRANDS)),
+        ImageFormat("tiff", "image/tiff", ".tiff", lambda d: d[:4] in (b"II*\x00", b"MM\x00*")),
+        ImageFormat("gif", "image/gif", ".gif", lambda d: d[:6] in (b"GIF87a", b"GIF89a")),
+    )
+}
+
+# Where the input's own format cannot be written, "same" becomes this.
+FALLBACK_OUTPUT: dict[str, str] = {"heif": "jpeg", "avif": "jpeg", "tiff": "png", "gif": "png"}
+
+ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def sniff(data: bytes) -> ImageFormat:
+    """The format of `data`, from its first bytes."""
+    head = bytes(data[:4096])
+    for fmt in FORMATS.values():
+        if fmt.sniff(head):
+            return fmt
+    raise UnsupportedFormatError("not an image in a supported format (JPEG, PNG, WebP, HEIC, AVIF, TIFF, GIF)")
+
+
+def output_format(source: ImageFormat, wanted: OutputFormat) -> ImageFormat:
+    """The format a clean copy is written in."""
+    if wanted is not OutputFormat.SAME:
+        return FORMATS[wanted.value]
+    return FORMATS[FALLBACK_OUTPUT.get(source.name, source.name)]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An upright image: RGB or RGBA, 8 bits per channel."""
+
+    pixels: Pixels
+    format: ImageFormat
+    orientation: int
+    frames: int
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def has_alpha(self) -> bool:
+        return bool(self.pixels.shape[2] == 4)
+
+
+def check_size(data: bytes, limits: Limits) -> None:
+    if len(data) > limits.max_bytes:
+        raise TooLargeError(f"file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB")
+    if not data:
+        raise UnsupportedFormatError("file is empty")
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width <= 0 or height <= 0:
+        raise CorruptImageError("image has no pixels")
+    if width * height > limits.max_pixels:
+        raise TooLargeError(
+            f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {limits.max_pixels / 1e6:.0f} megapixels"
+        )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - Pillow raises many types on malformed EXIF; orientation then unknown
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _to_array(im: Image.Image) -> Pixels:
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    )
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        im = im.point(lambda v: v / 256).convert("L")  # type: ignore[no-untyped-call]
+    rgb = im.convert("RGBA" if has_alpha else "RGB")
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _open(data: bytes, limits: Limits) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            _check_pixels(im.width, im.height, limits)
+            return im
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
+    except UnidentifiedImageError as exc:
+        raise CorruptImageError("the image data cannot be read (corrupt or incomplete file)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
+        raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    """Decode `data` to upright RGB(A) pixels; raises InputError subclasses on bad input."""
+    check_size(data, limits)
+    fmt = sniff(data)
+    im = _open(data, limits)
+    orientation = _orientation(im)
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.seek(0)
+            im.load()
+            if orientation in ORIENTATION_TRANSPOSE:
+                im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
+            pixels = _to_array(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, MemoryError) as exc:
+        raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
+    return Decoded(pixels=pixels, format=fmt, orientation=orientation, frames=frames)
+
+
+def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:
+    """Encode pixels alone: no EXIF, XMP, ICC, comments or text chunks are written."""
+    if fmt.save is None:
+        raise UnsupportedFormatError(f"cannot write {fmt.name} files")
+    out = io.BytesIO()
+    fmt.save(Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB"), out, quality)
+    return out.getvalue()

@@ -1,0 +1,86 @@
+"""Options for the pipeline: enums, not strings; validated once, when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .errors import OptionsError
+from .types import Box, Regions
+
+
+class Method(str, Enum):
+    """How a region is obscured. Every method destroys the original pixels inside the region."""
+
+    BLUR = "blur"
+    PIXELATE = "pixelate"
+    FILL = "fill"
+    MASK = "mask"
+
+
+class OutputFormat(str, Enum):
+    """Format of the clean photo. SAME keeps the input's format where we can write it."""
+
+    SAME = "same"
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+
+
+class Background(str, Enum):
+    """What happens to everything that is not a person."""
+
+    KEEP = "keep"
+    BLUR = "blur"
+    FILL = "fill"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits that hold for every input."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    max_pixels: int = 120_000_000
+    max_item_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 16
+
+    def __post_init__(self) -> None:
+        if min(self.max_bytes, self.max_pixels, self.max_item_bytes, self.max_depth) <= 0:
+            raise OptionsError("limits must be positive")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """What `clean` does.
+
+    faces: None means "detect automatically" (when detect_faces is true); a tuple of boxes is used
+    as given instead of detection (so a frontend can drop a false detection or add a missed face).
+    strength: method-specific, None for the method's default; each method has a floor it refuses to go below.
+    """
+
+    method: Method = Method.BLUR
+    strength: float | None = None
+    fill_color: tuple[int, int, int] = (0, 0, 0)
+    detect_faces: bool = True
+    faces: tuple[Box, ...] | None = None
+    face_scale: float = 1.4
+    detector: str = "default"
+    regions: Regions = field(default_factory=Regions)
+    background: Background = Background.KEEP
+    output_format: OutputFormat = OutputFormat.SAME
+    quality: int = 92
+    limits: Limits = DEFAULT_LIMITS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise OptionsError(f"quality must be between 1 and 100, not {self.quality}")
+        if not 1.0 <= self.face_scale <= 4.0:
+            raise OptionsError(f"face scale must be between 1.0 and 4.0, not {self.face_scale}")
+        if any(not 0 <= c <= 255 for c in self.fill_color) or len(self.fill_color) != 3:
+            raise OptionsError("fill colour must be three values from 0 to 255")
+        for box in self.faces or ():
+            if box.w <= 0 or box.h <= 0:
+                raise OptionsError("face boxes must have a positive width and height")

@@ -1,0 +1,121 @@
+"""The only workflow: decode -> detect faces -> build mask -> obscure -> encode -> verify.
+
+Every public function takes bytes and returns bytes or plain data; nothing here touches a path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import imaging, metadata, obscure, regions
+from .errors import InputError, VerificationError
+from .faces import Detector, get_detector
+from .imaging import Decoded, ImageFormat
+from .metadata import Report, StripResult
+from .options import DEFAULT_LIMITS, CleanOptions, Limits
+from .types import Detection
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """A clean photo and what was done to make it."""
+
+    data: bytes
+    format: ImageFormat
+    width: int
+    height: int
+    faces: tuple[Detection, ...]
+    regions_obscured: bool
+    orientation_applied: int
+    removed: Report | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    """Faces found in the upright image."""
+
+    width: int
+    height: int
+    faces: tuple[Detection, ...]
+    orientation_applied: int
+
+
+def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAULT_LIMITS) -> DetectResult:
+    """Decode `data` upright and find the faces in it."""
+    decoded = imaging.decode(data, limits)
+    faces = tuple((detector or get_detector()).detect(decoded.pixels[:, :, :3]))
+    return DetectResult(decoded.width, decoded.height, faces, decoded.orientation)
+
+
+def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
+    """What metadata `data` carries."""
+    imaging.check_size(data, limits)
+    return metadata.inspect(data, limits)
+
+
+def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
+    """Remove the metadata, keeping pixel data untouched where the format allows; verified."""
+    imaging.check_size(data, limits)
+    result = metadata.strip(data, limits)
+    _verify_metadata(result.data, limits)
+    return result
+
+
+def _faces(decoded: Decoded, options: CleanOptions, detector: Detector | None) -> tuple[Detection, ...]:
+    if options.faces is not None:
+        return tuple(Detection(box, 1.0, "user") for box in options.faces)
+    if not options.detect_faces:
+        return ()
+    return tuple((detector or get_detector(options.detector)).detect(decoded.pixels[:, :, :3]))
+
+
+def _input_report(data: bytes, limits: Limits) -> Report | None:
+    try:
+        return metadata.inspect(data, limits)
+    except InputError:
+        return None  # the report is informational; the output is rebuilt from pixels and verified anyway
+
+
+def _verify_metadata(data: bytes, limits: Limits) -> Report:
+    report = metadata.inspect(data, limits)
+    if not report.is_clean:
+        left = "; ".join(f"{f.where}: {f.what}" for f in report.identifying[:3])
+        raise VerificationError(f"output still carries metadata ({left}); nothing was written")
+    return report
+
+
+def _verify_output(data: bytes, width: int, height: int, limits: Limits) -> None:
+    _verify_metadata(data, limits)
+    try:
+        check = imaging.decode(data, limits)
+    except InputError as exc:
+        raise VerificationError(f"output does not decode: {exc}") from exc
+    if (check.width, check.height) != (width, height) or check.orientation != 1:
+        raise VerificationError("output size or orientation differs from the upright input")
+
+
+def clean(data: bytes, options: CleanOptions | None = None, detector: Detector | None = None) -> CleanResult:
+    """Obscure faces and regions, drop all metadata, and return the verified clean photo."""
+    options = options or CleanOptions()
+    decoded = imaging.decode(data, options.limits)
+    faces = _faces(decoded, options, detector)
+    mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
+    pixels = obscure.apply(decoded.pixels, mask, options) if mask.any() else decoded.pixels
+    target = imaging.output_format(decoded.format, options.output_format)
+    out = imaging.encode(pixels, target, options.quality)
+    _verify_output(out, decoded.width, decoded.height, options.limits)
+    notes = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
+    return CleanResult(
+        data=out,
+        format=target,
+        width=decoded.width,
+        height=decoded.height,
+        faces=faces,
+        regions_obscured=bool(np.any(mask)),
+        orientation_applied=decoded.orientation,
+        removed=_input_report(data, options.limits),
+        notes=notes,
+    )
