@@ -1,0 +1,148 @@
+"""What every container reader shares: the parse record, bounded reads and the reader registry entry.
+
+A reader walks its container once and fills a `Parsed`: the findings in file order, the byte ranges
+(or rebuilt bytes) that decoding needs, and the EXIF orientation. Every length read from the file is
+checked against the data before use; a lie ends in CorruptImageError or TooLargeError, never in an
+IndexError or struct.error.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import CorruptImageError, TooLargeError
+from ..options import Limits
+from .report import Category, Finding, Risk
+
+Piece = tuple[int, int] | bytes
+
+
+@dataclass
+class Parsed:
+    """The result of one walk over a container."""
+
+    format: str
+    limits: Limits
+    findings: list[Finding] = field(default_factory=list)
+    keep: list[Piece] = field(default_factory=list)
+    orientation: int = 1
+    exif_blocks: int = 0
+    header_seen: bool = False
+    notes: list[str] = field(default_factory=list)
+    reencode_reason: str = ""
+    pos: int = 0
+
+    def add(self, where: str, what: str, category: Category, size: int = 0, risk: Risk | None = None) -> None:
+        self.findings.append(Finding(where=where, what=what, category=category, size=size, risk=risk))
+
+    def structure(self, where: str, what: str, size: int = 0) -> None:
+        self.add(where, what, Category.STRUCTURE, size)
+
+    def unparseable(self, where: str, exc: Exception, size: int = 0) -> None:
+        self.add(where, f"unparseable data ({exc})", Category.UNKNOWN, size, Risk.HIGH)
+
+    def assemble(self, data: bytes) -> bytes:
+        return b"".join(p if isinstance(p, bytes) else data[p[0] : p[1]] for p in self.keep)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One container format: how to walk it and, where we can, how to rebuild it without metadata.
+
+    rebuild None means the format is stripped by re-encoding its pixels.
+    """
+
+    parse: Callable[[bytes, Parsed], None]
+    rebuild: Callable[[bytes, Parsed], bytes] | None = None
+    reencode_why: str = ""
+
+
+def need(data: bytes, off: int, n: int, what: str) -> None:
+    """Raise unless data[off:off+n] lies inside the data."""
+    if off < 0 or n < 0 or off + n > len(data):
+        raise CorruptImageError(f"{what} at offset {off:#x} runs past the end of the data (truncated or corrupt)")
+
+
+def check_item(n: int, limits: Limits, what: str) -> None:
+    if n > limits.max_item_bytes:
+        raise TooLargeError(f"{what} claims {n} bytes; the limit for one item is {limits.max_item_bytes} bytes")
+
+
+def unpack(fmt: str, data: bytes, off: int, what: str) -> tuple[int, ...]:
+    """struct.unpack_from with a bounds check first; integers only."""
+    need(data, off, struct.calcsize(fmt), what)
+    return struct.unpack_from(fmt, data, off)
+
+
+def u8(data: bytes, off: int, what: str) -> int:
+    need(data, off, 1, what)
+    return data[off]
+
+
+def u16(data: bytes, off: int, what: str, big: bool = True) -> int:
+    return unpack(">H" if big else "<H", data, off, what)[0]
+
+
+def u32(data: bytes, off: int, what: str, big: bool = True) -> int:
+    return unpack(">I" if big else "<I", data, off, what)[0]
+
+
+def cstring(data: bytes, off: int, end: int, what: str) -> tuple[str, int]:
+    """A NUL-terminated string starting at off, ending before end; returns (text, offset after the NUL)."""
+    nul = data.find(b"\x00", off, end)
+    if nul < 0:
+        nul = end
+        after = end
+    else:
+        after = nul + 1
+    if off > end:
+        raise CorruptImageError(f"{what} at offset {off:#x} runs past its box")
+    return data[off:nul].decode("utf-8", "replace"), after
+
+
+def human_size(n: int) -> str:
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1e6:.1f} MB"
+
+
+def printable(raw: bytes, limit: int = 60) -> str:
+    """Text for a report: decoded leniently, control characters dropped, shortened."""
+    text = raw.decode("utf-8", "replace").replace("\x00", " ").strip()
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tag_name(raw: bytes) -> str:
+    """A four-character code or APP identifier shown in a report."""
+    return "".join(chr(b) if 32 <= b < 127 else "?" for b in raw)
+
+
+SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def jpeg_dimensions(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """Width and height of a JPEG stream starting at `start`, or None when it cannot be read."""
+    end = len(data) if end is None else min(end, len(data))
+    pos = start + 2
+    if data[start : start + 2] != b"\xff\xd8":
+        return None
+    for _ in range(512):  # a SOF comes within a few segments; give up on anything stranger
+        if pos + 4 > end or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in SOF_MARKERS and pos + 9 <= end:
+            return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
+        if marker in (0xD9, 0xDA) or length < 2:
+            return None
+        pos += 2 + length
+    return None
