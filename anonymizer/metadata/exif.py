@@ -115,6 +115,8 @@ def _ifd_findings(tiff: Tiff, ifd: Ifd, where: str, parsed: Parsed, primary: boo
         elif tag in TAG_MEANING:
             category, label, risk = TAG_MEANING[tag]
             text = _value_text(tiff, e) if category is not Category.LOCATION else human_size(e.size)
+            if not text:
+                text, risk = "(empty)", Risk.LOW
             parsed.add(f"{where} > {_name(tag)}", f"{label}: {text}", category, e.size, risk)
         elif not (file_mode and tag in STRUCTURE_TAGS):
             other.append(_name(tag))

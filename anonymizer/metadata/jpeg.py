@@ -79,9 +79,12 @@ def _handler(marker: int) -> Handler:
     return SEGMENTS.get(marker, _app if 0xE0 <= marker <= 0xEF else _unknown)
 
 
+MARKER_NAMES = {0xFE: "COM", 0xDA: "SOS", 0xDB: "DQT", 0xC4: "DHT", 0xCC: "DAC", 0xDD: "DRI", 0xDC: "DNL",
+                0xDF: "EXP", **{m: f"SOF{m - 0xC0}" for m in SOF_MARKERS}}
+
+
 def _where(marker: int, start: int, label: str = "") -> str:
-    name = f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else {0xFE: "COM", 0xDA: "SOS"}.get(marker, "")
-    name = name or f"marker {marker:#04x}"
+    name = f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else MARKER_NAMES.get(marker, f"marker {marker:#04x}")
     return f"JPEG {name}{' ' + label if label else ''} @ {start:#x}"
 
 
@@ -98,7 +101,7 @@ def _sof(data: bytes, marker: int, start: int, end: int, parsed: Parsed) -> None
     parsed.keep.append((start, end))
     parsed.header_seen = True
     process = PROCESS.get(marker, f"SOF{marker - 0xC0}")
-    parsed.structure(_where(marker, start, "SOF"), f"frame header: {process}, {width}x{height}, {comps} components",
+    parsed.structure(_where(marker, start), f"frame header: {process}, {width}x{height}, {comps} components",
                      end - start)
 
 

@@ -58,7 +58,7 @@ _QUALIFIED: dict[str, tuple[Category, str, Risk | None]] = {
 }
 _SKIP_PREFIXES = {"rdf", "xmlns", "xml", "x", "stRef", "stDim", "stFnt", "xmpG"}
 _ATTR = re.compile(rb'([A-Za-z][\w.-]*):([A-Za-z][\w.-]*)\s*=\s*"([^"]{0,200000})"')
-_ELEM = re.compile(rb"<([A-Za-z][\w.-]*):([A-Za-z][\w.-]*)(?:\s[^>]{0,2000})?>([^<]{0,200000})<")
+_ELEM = re.compile(rb"<([A-Za-z][\w.-]*):([A-Za-z][\w.-]*)(?:\s[^>]{0,2000})?>([^<]{0,200000})(?=<)")
 _LI = re.compile(rb"<rdf:li[^>]{0,2000}>([^<]{1,2000})<")
 MAX_FINDINGS = 40
 
@@ -73,7 +73,7 @@ def _properties(packet: bytes) -> list[tuple[str, str, bytes]]:
         prefix, name = m.group(1).decode("ascii", "replace"), m.group(2).decode("ascii", "replace")
         value = m.group(3)
         if not value.strip():
-            li = _LI.search(packet, m.end() - 1, m.end() + 4000)
+            li = _LI.search(packet, m.end(), m.end() + 4000)
             value = li.group(1) if li else b""
         found.setdefault(f"{prefix}:{name}", (m.start(), prefix, name, value))
     ordered = sorted(found.values())
