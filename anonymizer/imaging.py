@@ -170,9 +170,7 @@ def _orientation(im: Image.Image) -> int:
 
 
 def _to_array(im: Image.Image) -> Pixels:
-    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        im.mode == "P" and "transparency" in im.info
-    )
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         im = im.point(lambda v: v / 256).convert("L")  # type: ignore[no-untyped-call]
     rgb = im.convert("RGBA" if has_alpha else "RGB")

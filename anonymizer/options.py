@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .errors import OptionsError
 from .types import Box, Regions
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     """How a region is obscured. Every method destroys the original pixels inside the region."""
 
     BLUR = "blur"
@@ -18,7 +18,7 @@ class Method(str, Enum):
     MASK = "mask"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Format of the clean photo. SAME keeps the input's format where we can write it."""
 
     SAME = "same"
@@ -27,7 +27,7 @@ class OutputFormat(str, Enum):
     WEBP = "webp"
 
 
-class Background(str, Enum):
+class Background(StrEnum):
     """What happens to everything that is not a person."""
 
     KEEP = "keep"

@@ -1,0 +1,68 @@
+"""Photo anonymizer: obscure faces and marks irreversibly, strip every piece of metadata, locally.
+
+The public API takes and returns bytes:
+
+    from anonymizer import clean, CleanOptions
+    result = clean(open("photo.jpg", "rb").read(), CleanOptions())
+    open("photo-clean.jpg", "wb").write(result.data)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import (
+    AnonymizerError,
+    BusyError,
+    CorruptImageError,
+    InputError,
+    ModelError,
+    OptionsError,
+    TooLargeError,
+    UnsupportedFormatError,
+    VerificationError,
+)
+from .metadata import Category, Finding, Report, Risk, StripResult
+from .options import Background, CleanOptions, Limits, Method, OutputFormat
+from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip
+from .types import Box, Detection, Ellipse, Polygon, Regions, Stroke
+
+try:
+    __version__ = version("photo-anonymizer")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AnonymizerError",
+    "Background",
+    "Box",
+    "BusyError",
+    "Category",
+    "CleanOptions",
+    "CleanResult",
+    "CorruptImageError",
+    "DetectResult",
+    "Detection",
+    "Ellipse",
+    "Finding",
+    "InputError",
+    "Limits",
+    "Method",
+    "ModelError",
+    "OptionsError",
+    "OutputFormat",
+    "Polygon",
+    "Regions",
+    "Report",
+    "Risk",
+    "StripResult",
+    "Stroke",
+    "TooLargeError",
+    "UnsupportedFormatError",
+    "VerificationError",
+    "__version__",
+    "clean",
+    "detect",
+    "inspect",
+    "strip",
+]

@@ -1,0 +1,1 @@
+"""The sample portrait used by `anonymize demo` (see SOURCE.txt)."""

@@ -1,0 +1,1 @@
+"""The `anonymize` command line: arguments in, library call, files out."""

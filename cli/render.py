@@ -1,0 +1,67 @@
+"""Rich output for humans; JSON for scripts. Only presentation lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from anonymizer import CleanResult, DetectResult, Report, Risk
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+RISK_STYLE = {Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "cyan", Risk.NONE: "dim"}
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def error(name: str, message: str) -> None:
+    err.print(f"[bold red]error[/] {name}: {message}", soft_wrap=True)
+
+
+def report_table(name: str, report: Report) -> None:
+    if not report.findings:
+        out.print(f"[bold green]{name}[/]: {report.format.upper()}, no metadata found")
+        return
+    table = Table(title=f"{name} ({report.format.upper()})", title_justify="left", show_lines=False)
+    for column in ("category", "risk", "what", "where"):
+        table.add_column(column)
+    for category, findings in report.by_category().items():
+        for f in findings:
+            style = RISK_STYLE[f.level]
+            table.add_row(category.value, f"[{style}]{f.level.name.lower()}[/]", f.what, f.where)
+    out.print(table)
+    verdict = (
+        "[bold green]nothing identifying[/]"
+        if report.is_clean
+        else f"[bold red]{len(report.identifying)} identifying item(s)[/]"
+    )
+    out.print(f"{name}: {verdict}")
+
+
+def faces_table(name: str, result: DetectResult) -> None:
+    table = Table(title=f"{name}: {len(result.faces)} face(s) in {result.width}x{result.height}", title_justify="left")
+    for column in ("#", "x", "y", "w", "h", "score", "detector"):
+        table.add_column(column, justify="right" if column not in ("detector",) else "left")
+    for i, det in enumerate(result.faces, start=1):
+        b = det.box
+        table.add_row(str(i), f"{b.x:.0f}", f"{b.y:.0f}", f"{b.w:.0f}", f"{b.h:.0f}", f"{det.score:.2f}", det.source)
+    out.print(table)
+
+
+def clean_line(name: str, target: str, result: CleanResult) -> None:
+    removed = len(result.removed.identifying) if result.removed is not None else 0
+    parts = [f"{len(result.faces)} face(s) obscured"]
+    if result.regions_obscured and result.faces == ():
+        parts.append("regions obscured")
+    parts.append(f"{removed} metadata item(s) removed")
+    if result.orientation_applied != 1:
+        parts.append(f"rotated upright (EXIF orientation {result.orientation_applied})")
+    parts.extend(result.notes)
+    out.print(f"[green]cleaned[/] {name} -> {target}: " + ", ".join(parts), soft_wrap=True)
