@@ -1,0 +1,16 @@
+"""One router per resource; `ROUTERS` is what the app includes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import clean, detect, health, metadata, page, preview
+
+ROUTERS: tuple[APIRouter, ...] = (
+    detect.router,
+    clean.router,
+    metadata.router,
+    preview.router,
+    health.router,
+    page.router,
+)

@@ -1,0 +1,59 @@
+"""POST /v1/inspect (the metadata report as JSON) and POST /v1/strip (the photo without its metadata)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from anonymizer import pipeline, summary
+from anonymizer.imaging import FORMATS, sniff
+from anonymizer.metadata import StripResult
+
+from ..deps import PoolDep, SettingsDep, run_job
+from ..forms import FormSpec
+from ..schemas import PHOTO, ReportOut, error_responses, multipart_body
+from .common import IMAGE_RESPONSE, ascii_header, removed_headers
+
+router = APIRouter(prefix="/v1", tags=["metadata"])
+
+
+@router.post(
+    "/inspect",
+    response_model=ReportOut,
+    summary="List the metadata a photo carries",
+    description="Every finding (EXIF, GPS, XMP, IPTC, thumbnails, embedded media, trailers, ICC ...) with "
+    "where it is, what it says in plain words, its category and risk.",
+    openapi_extra=multipart_body(PHOTO),
+    responses=error_responses(400, 413, 415, 422, 503),
+)
+async def inspect(request: Request, settings: SettingsDep, pool: PoolDep) -> dict[str, Any]:
+    spec = FormSpec(files={"photo": settings.max_bytes})
+    return await run_job(
+        request, pool, spec, lambda form: summary.report(pipeline.inspect(form.files["photo"], settings.limits))
+    )
+
+
+def _strip_headers(result: StripResult) -> dict[str, str]:
+    headers = removed_headers(result.removed)
+    headers["X-Lossless"] = "true" if result.lossless else "false"
+    if result.notes:
+        headers["X-Notes"] = ascii_header("; ".join(result.notes))
+    return headers
+
+
+@router.post(
+    "/strip",
+    response_class=Response,
+    summary="Remove all metadata, keep the pixels",
+    description="Rebuilds the file with only what decoding needs (lossless where the format allows) and "
+    "verifies that no identifying metadata is left. Faces are not touched: use /v1/clean for that.",
+    openapi_extra=multipart_body(PHOTO),
+    responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
+)
+async def strip(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
+    spec = FormSpec(files={"photo": settings.max_bytes})
+    result = await run_job(request, pool, spec, lambda form: pipeline.strip(form.files["photo"], settings.limits))
+    fmt = FORMATS.get(result.format) or sniff(result.data)
+    headers = {**_strip_headers(result), "Content-Disposition": f'inline; filename="stripped{fmt.extension}"'}
+    return Response(result.data, media_type=fmt.mime, headers=headers)

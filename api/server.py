@@ -1,0 +1,62 @@
+"""serve(): run the service with uvicorn, logging method, path and status only."""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import ip_address
+
+import uvicorn
+
+from .app import create_app
+from .settings import Settings
+
+log = logging.getLogger("anonymizer.api")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIET_LOGGERS = ("PIL", "pillow_heif", "mediapipe", "absl")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def config(settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration: no access log of its own (ours omits bodies and queries), no proxy headers."""
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        # Connections beyond the admitted requests get uvicorn's own 503; the app bounds the rest.
+        limit_concurrency=settings.workers + settings.queue + 16,
+        timeout_keep_alive=5,
+        log_config=None,
+    )
+
+
+def configure_logging() -> None:
+    """INFO to stderr; image libraries held at WARNING (Pillow logs EXIF values, GPS included, at DEBUG)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> None:
+    """Run until interrupted. Binds settings.host:port; warns when that is not a loopback address."""
+    configure_logging()
+    if not _is_loopback(settings.host):
+        log.warning(
+            "binding %s: the service is reachable from other machines; only Host names %s are answered",
+            settings.host,
+            ", ".join(sorted(settings.hosts)),
+        )
+    log.info("page: %s/  API docs: %s/docs", settings.base_url, settings.base_url)
+    uvicorn.Server(config(settings)).run()

@@ -1,0 +1,119 @@
+"""Settings of the web service: from arguments, environment variables, or both.
+
+Every field has a safe default: loopback only, no cross-origin access, bounded sizes and workers.
+Environment variables (lists are comma-separated):
+
+    ANONYMIZER_HOST, ANONYMIZER_PORT, ANONYMIZER_WORKERS, ANONYMIZER_QUEUE,
+    ANONYMIZER_ALLOWED_ORIGINS, ANONYMIZER_ALLOWED_HOSTS, ANONYMIZER_MAX_BYTES, ANONYMIZER_MAX_PIXELS
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from anonymizer.errors import OptionsError
+from anonymizer.options import Limits
+
+ENV_PREFIX = "ANONYMIZER_"
+
+#: Host names every instance answers to; anything else is refused (DNS rebinding defence).
+LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _names(value: str | Iterable[str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if value == "*" or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise OptionsError(f"allowed origin {value!r} must look like http://host:port (no wildcard)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise OptionsError(f"allowed origin {value!r} must be scheme://host[:port] only")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the service runs. Sizes are per request; `queue` requests may wait beyond `workers` busy ones."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = field(default_factory=_default_workers)
+    allowed_origins: tuple[str, ...] = ()
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    allowed_hosts: tuple[str, ...] = ()
+    queue: int = 4
+    detector: str = "default"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise in place once
+        set_(self, "allowed_origins", tuple(_origin(o) for o in _names(self.allowed_origins)))
+        set_(self, "allowed_hosts", tuple(h.lower() for h in _names(self.allowed_hosts)))
+        if not 0 <= self.port <= 65535:
+            raise OptionsError(f"port must be between 0 and 65535, not {self.port}")
+        if not 1 <= self.workers <= 64:
+            raise OptionsError(f"workers must be between 1 and 64, not {self.workers}")
+        if not 0 <= self.queue <= 1024:
+            raise OptionsError(f"queue must be between 0 and 1024, not {self.queue}")
+        Limits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)  # raises OptionsError when not positive
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Host header values (without port) that are served."""
+        return frozenset((*LOOPBACK_HOSTS, *self.allowed_hosts))
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        if host in ("0.0.0.0", "[::]"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ANONYMIZER_* variables, then `overrides` (those that are None are ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw.strip():
+                values[f.name] = _from_text(f.name, raw)
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise OptionsError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "port": int,
+    "workers": int,
+    "queue": int,
+    "max_bytes": int,
+    "max_pixels": int,
+    "allowed_origins": _names,
+    "allowed_hosts": _names,
+}
+
+
+def _from_text(name: str, raw: str) -> Any:
+    parse = _PARSERS.get(name, str.strip)
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise OptionsError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not valid: {exc}") from exc

@@ -1,0 +1,419 @@
+"""The web service: every endpoint, its error codes, the OpenAPI schema and the settings.
+
+A fake detector stands in for the model wherever detection is not the point; host, origin, size,
+temporary-file and concurrency checks are in test_api_safety.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import piexif
+import pytest
+from anonymizer.api.app import create_app
+from anonymizer.api.server import config, configure_logging
+from anonymizer.api.settings import Settings
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from anonymizer import pipeline
+from anonymizer.errors import OptionsError, VerificationError
+from anonymizer.types import Box, Detection
+
+BASE = "http://127.0.0.1:8000"
+FACE = Box(20, 16, 24, 24)
+
+
+class FakeDetector:
+    """Finds one face at FACE in any image; counts its calls; can be made to wait."""
+
+    name = "fake"
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls = 0
+        self.entered = threading.Event()
+        self.gate = gate
+
+    def detect(self, rgb: object) -> list[Detection]:
+        self.calls += 1
+        self.entered.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        return [Detection(FACE, 0.9, "fake")]
+
+
+def gps_exif(orientation: int = 1) -> bytes:
+    gps = {
+        piexif.GPSIFD.GPSLatitudeRef: b"N",
+        piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
+        piexif.GPSIFD.GPSLongitudeRef: b"E",
+        piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1)),
+    }
+    zeroth = {piexif.ImageIFD.Make: b"PhoneCo", piexif.ImageIFD.Orientation: orientation}
+    return bytes(piexif.dump({"0th": zeroth, "GPS": gps}))
+
+
+def photo(fmt: str = "JPEG", size: tuple[int, int] = (96, 64), orientation: int = 1, exif: bool = True) -> bytes:
+    """A small photo with a pattern (so obscuring shows), GPS and camera EXIF."""
+    im = Image.new("RGB", size)
+    im.putdata([((x * 16) % 256, (y * 16) % 256, ((x ^ y) * 8) % 256) for y in range(size[1]) for x in range(size[0])])
+    out = io.BytesIO()
+    params = {"exif": gps_exif(orientation)} if exif and fmt in ("JPEG", "WEBP", "PNG") else {}
+    im.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def make_client(
+    settings: Settings | None = None, detector: Callable[[], object] | None = None, wait: bool = True
+) -> TestClient:
+    settings = settings or Settings(workers=1, queue=2)
+    fake = detector or FakeDetector
+    app = create_app(settings, detector=fake)  # type: ignore[arg-type]
+    return TestClient(app, base_url=BASE, raise_server_exceptions=False)
+
+
+def wait_ready(client: TestClient) -> None:
+    for _ in range(200):
+        if client.get("/healthz").status_code == 200:
+            return
+        time.sleep(0.01)
+    raise AssertionError("models never became ready")
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with make_client() as c:
+        wait_ready(c)
+        yield c
+
+
+def post(client: TestClient, path: str, data: bytes, **fields: str) -> object:
+    return client.post(path, files={"photo": ("holiday.jpg", data, "image/jpeg")}, data=fields)
+
+
+def error_code(response: object) -> str:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    return str(body["error"]["code"])
+
+
+def decoded(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+# --- health -------------------------------------------------------------------------------------------------
+
+
+def test_healthz_reports_ready_and_version(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ready"] is True and body["status"] == "ready" and body["detector"] == "fake"
+    assert body["version"]
+
+
+def test_healthz_is_503_while_models_load_and_photo_endpoints_wait() -> None:
+    gate = threading.Event()
+
+    def slow() -> FakeDetector:
+        gate.wait(10)
+        return FakeDetector()
+
+    with make_client(detector=slow) as c:
+        r = c.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "loading" and r.headers["retry-after"]
+        r = post(c, "/v1/detect", photo())
+        assert r.status_code == 503 and error_code(r) == "not_ready" and r.headers["retry-after"]
+        assert post(c, "/v1/inspect", photo()).status_code == 200  # metadata needs no model
+        gate.set()
+        wait_ready(c)
+        assert post(c, "/v1/detect", photo()).status_code == 200
+
+
+def test_model_that_fails_to_load_is_reported_not_hidden() -> None:
+    from anonymizer.errors import ModelError
+
+    def broken() -> FakeDetector:
+        raise ModelError("weights do not match MANIFEST")
+
+    with make_client(detector=broken) as c:
+        for _ in range(200):
+            if c.get("/healthz").json()["status"] != "loading":
+                break
+            time.sleep(0.01)
+        r = c.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "failed" and "MANIFEST" in r.json()["message"]
+        r = post(c, "/v1/clean", photo())
+        assert r.status_code == 500 and error_code(r) == "model_error"
+        assert post(c, "/v1/clean", photo(), faces="none").status_code == 200  # no detection asked
+
+
+# --- detect, inspect, strip, preview -------------------------------------------------------------------------
+
+
+def test_detect_returns_upright_size_faces_and_metadata(client: TestClient) -> None:
+    r = post(client, "/v1/detect", photo(size=(96, 64), orientation=6))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["width"], body["height"], body["orientation_applied"]) == (64, 96, 6)
+    assert body["faces"] == [{"box": {"x": 20.0, "y": 16.0, "w": 24.0, "h": 24.0}, "score": 0.9, "source": "fake"}]
+    categories = {f["category"] for f in body["metadata"]["findings"]}
+    assert "location" in categories and body["metadata"]["clean"] is False
+
+
+def test_inspect_lists_gps(client: TestClient) -> None:
+    r = post(client, "/v1/inspect", photo())
+    assert r.status_code == 200
+    body = r.json()
+    assert body["format"] == "jpeg" and body["clean"] is False
+    assert any(f["category"] == "location" and f["risk"] == "high" for f in body["findings"])
+    assert post(client, "/v1/inspect", photo(exif=False)).json()["clean"] is True
+
+
+def test_strip_removes_metadata_and_keeps_format(client: TestClient) -> None:
+    r = post(client, "/v1/strip", photo())
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/jpeg"
+    assert int(r.headers["x-metadata-removed"]) >= 2
+    assert "location" in r.headers["x-metadata-categories"]
+    assert r.headers["x-lossless"] in ("true", "false")
+    assert pipeline.inspect(r.content).is_clean
+    assert decoded(r.content).size == (96, 64)
+
+
+def test_preview_is_an_upright_jpeg_without_metadata(client: TestClient) -> None:
+    r = post(client, "/v1/preview", photo(size=(96, 64), orientation=6))
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    im = decoded(r.content)
+    assert im.format == "JPEG" and im.size == (64, 96)
+    assert (r.headers["x-image-width"], r.headers["x-image-height"]) == ("64", "96")
+    assert pipeline.inspect(r.content).is_clean
+
+
+def test_preview_makes_heic_viewable(client: TestClient) -> None:
+    r = post(client, "/v1/preview", photo("HEIF", size=(64, 48), exif=False))
+    assert r.status_code == 200, r.text
+    assert decoded(r.content).format == "JPEG" and decoded(r.content).size == (64, 48)
+
+
+# --- clean ---------------------------------------------------------------------------------------------------
+
+
+def face_changed(original: bytes, cleaned: bytes, box: Box = FACE) -> bool:
+    a = decoded(original).convert("RGB")
+    b = decoded(cleaned).convert("RGB")
+    cx, cy = int(box.cx), int(box.cy)
+    return sum(abs(p - q) for p, q in zip(a.getpixel((cx, cy)), b.getpixel((cx, cy)), strict=True)) > 30
+
+
+def test_clean_obscures_detected_face_and_strips_metadata(client: TestClient) -> None:
+    original = photo("PNG", exif=True)
+    r = post(client, "/v1/clean", original)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-faces-obscured"] == "1"
+    assert r.headers["x-regions-obscured"] == "false"
+    assert (r.headers["x-image-width"], r.headers["x-image-height"]) == ("96", "64")
+    assert r.headers["x-output-format"] == "png"
+    assert pipeline.inspect(r.content).is_clean
+    assert face_changed(original, r.content)
+
+
+def test_clean_faces_none_detects_nothing(client: TestClient) -> None:
+    detector: FakeDetector = client.app.state.models.detector  # type: ignore[attr-defined]
+    before = detector.calls
+    original = photo("PNG")
+    r = post(client, "/v1/clean", original, faces="none")
+    assert r.status_code == 200 and r.headers["x-faces-obscured"] == "0"
+    assert detector.calls == before
+    assert not face_changed(original, r.content)
+
+
+def test_clean_uses_the_faces_given(client: TestClient) -> None:
+    original = photo("PNG")
+    given = [[60, 30, 20, 20], {"x": 2, "y": 2, "w": 10, "h": 10}, {"box": {"x": 5, "y": 40, "w": 10, "h": 10}}]
+    r = post(client, "/v1/clean", original, faces=json.dumps(given), method="fill", fill="#ff0000")
+    assert r.status_code == 200, r.text
+    assert r.headers["x-faces-obscured"] == "3"
+    assert decoded(r.content).convert("RGB").getpixel((70, 40)) == (255, 0, 0)
+    assert not face_changed(original, r.content)  # the detector's face was not in the list
+
+
+def test_clean_regions_and_output_options(client: TestClient) -> None:
+    original = photo("PNG")
+    regions = {"strokes": [{"points": [[70, 10], [80, 20]], "radius": 6}], "boxes": [[2, 40, 10, 10]]}
+    fields = {"faces": "none", "regions": json.dumps(regions), "output_format": "jpeg", "quality": "80",
+              "method": "pixelate", "face_scale": "2"}
+    r = post(client, "/v1/clean", original, **fields)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg" and r.headers["x-regions-obscured"] == "true"
+    assert decoded(r.content).format == "JPEG"
+
+
+def test_clean_takes_a_mask_image(client: TestClient) -> None:
+    original = photo("PNG")
+    mask = Image.new("L", (96, 64), 0)
+    mask.paste(255, (60, 30, 90, 60))
+    buf = io.BytesIO()
+    mask.save(buf, "PNG")
+    files = {"photo": ("a.png", original, "image/png"), "mask": ("m.png", buf.getvalue(), "image/png")}
+    r = client.post("/v1/clean", files=files, data={"faces": "none", "method": "fill", "fill": "0,0,255"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-regions-obscured"] == "true"
+    assert decoded(r.content).convert("RGB").getpixel((75, 45)) == (0, 0, 255)
+
+
+# --- errors --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"method": "smudge"}, "invalid_options"),
+        ({"quality": "0"}, "invalid_options"),
+        ({"face_scale": "9"}, "invalid_options"),
+        ({"fill": "purple"}, "invalid_options"),
+        ({"faces": "[[1, 2, 3]]"}, "invalid_options"),
+        ({"faces": "{not json"}, "invalid_options"),
+        ({"faces": "[[1, 2, 0, 5]]"}, "invalid_options"),
+        ({"regions": "{not json"}, "invalid_options"),
+        ({"colour": "#fff"}, "invalid_request"),
+    ],
+)
+def test_clean_bad_options_are_400(client: TestClient, fields: dict[str, str], code: str) -> None:
+    r = post(client, "/v1/clean", photo(), **fields)
+    assert r.status_code == 400, r.text
+    assert error_code(r) == code
+
+
+def test_missing_photo_and_non_multipart_are_refused(client: TestClient) -> None:
+    r = client.post("/v1/clean", files={"other": ("x", b"abc")})
+    assert r.status_code == 400 and error_code(r) == "invalid_request"
+    r = client.post("/v1/clean", data={"method": "blur"})
+    assert r.status_code == 415 and error_code(r) == "unsupported_media_type"
+    r = client.post("/v1/inspect", content=photo(), headers={"content-type": "image/jpeg"})
+    assert r.status_code == 415 and error_code(r) == "unsupported_media_type"
+    body = b"--xyz\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nabc"  # never closed
+    r = client.post("/v1/inspect", content=body, headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert r.status_code == 400 and error_code(r) == "invalid_request"
+
+
+@pytest.mark.parametrize("path", ["/v1/detect", "/v1/clean", "/v1/strip", "/v1/inspect", "/v1/preview"])
+def test_not_an_image_is_415_and_truncated_is_422(client: TestClient, path: str) -> None:
+    r = post(client, path, b"%PDF-1.7 definitely not a photo")
+    assert r.status_code == 415 and error_code(r) == "unsupported_format"
+    r = post(client, path, photo()[:300])
+    assert r.status_code == 422 and error_code(r) == "corrupt_image"
+
+
+def test_over_the_pixel_limit_is_413() -> None:
+    with make_client(Settings(workers=1, queue=1, max_pixels=1000)) as c:
+        wait_ready(c)
+        r = post(c, "/v1/clean", photo(size=(96, 64)))
+        assert r.status_code == 413 and error_code(r) == "too_large"
+
+
+def test_failed_verification_is_500_and_returns_no_image(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise VerificationError("output still carries metadata (GPS); nothing was written")
+
+    monkeypatch.setattr(pipeline, "clean", refuse)
+    r = post(client, "/v1/clean", photo())
+    assert r.status_code == 500 and error_code(r) == "verification_failed"
+    assert r.headers["content-type"] == "application/json"
+
+
+def test_unexpected_error_is_500_with_the_same_shape(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "inspect", crash)
+    r = post(client, "/v1/inspect", photo())
+    assert r.status_code == 500 and error_code(r) == "internal_error"
+    assert "boom" not in r.text
+
+
+def test_unknown_path_and_method_use_the_error_shape(client: TestClient) -> None:
+    assert error_code(client.get("/v1/nothing")) == "not_found"
+    r = client.get("/v1/clean")
+    assert r.status_code == 405 and error_code(r) == "method_not_allowed"
+
+
+# --- schema, page, server, settings ----------------------------------------------------------------------------
+
+
+def test_openapi_documents_every_endpoint_with_multipart_and_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path in ("/v1/detect", "/v1/clean", "/v1/strip", "/v1/inspect", "/v1/preview"):
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert body["properties"]["photo"] == {**body["properties"]["photo"], "format": "binary"}
+        assert body["required"] == ["photo"]
+        assert "413" in schema["paths"][path]["post"]["responses"]
+    clean = schema["paths"]["/v1/clean"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(clean["properties"]["method"]["enum"]) == {"blur", "pixelate", "fill", "mask"}
+    assert clean["properties"]["faces"]["examples"]
+    assert "examples" in schema["components"]["schemas"]["DetectOut"]
+    assert "/healthz" in schema["paths"]
+
+
+def test_docs_and_page_load_nothing_from_the_network(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "https://" not in docs.text and "http://" not in docs.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_server_config_binds_loopback_without_access_log() -> None:
+    cfg = config(Settings())
+    assert (cfg.host, cfg.port) == ("127.0.0.1", 8000)
+    assert cfg.access_log is False and cfg.proxy_headers is False and cfg.server_header is False
+
+
+def test_server_logging_keeps_image_libraries_quiet() -> None:
+    configure_logging()
+    assert not logging.getLogger("PIL").isEnabledFor(logging.DEBUG)  # Pillow logs EXIF values at DEBUG
+
+
+def test_settings_from_env_and_overrides() -> None:
+    env = {
+        "ANONYMIZER_PORT": "9000",
+        "ANONYMIZER_ALLOWED_ORIGINS": "http://localhost:5173, https://App.example",
+        "ANONYMIZER_ALLOWED_HOSTS": "Anon.Local",
+        "ANONYMIZER_MAX_BYTES": "1000000",
+        "ANONYMIZER_WORKERS": "3",
+        "ANONYMIZER_QUEUE": "0",
+    }
+    s = Settings.from_env(env, port=None, host="::1")
+    assert (s.host, s.port, s.workers, s.queue, s.max_bytes) == ("::1", 9000, 3, 0, 1_000_000)
+    assert s.allowed_origins == ("http://localhost:5173", "https://app.example")
+    assert "anon.local" in s.hosts and "localhost" in s.hosts
+    assert s.limits.max_bytes == 1_000_000
+    assert s.base_url == "http://[::1]:9000"
+    assert Settings("127.0.0.1", 8001, 1, ["http://a.test"], 5).allowed_origins == ("http://a.test",)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ANONYMIZER_PORT": "eighty"},
+        {"ANONYMIZER_ALLOWED_ORIGINS": "*"},
+        {"ANONYMIZER_ALLOWED_ORIGINS": "localhost:3000"},
+        {"ANONYMIZER_WORKERS": "0"},
+        {"ANONYMIZER_MAX_BYTES": "-1"},
+    ],
+)
+def test_settings_refuse_bad_values(env: dict[str, str]) -> None:
+    with pytest.raises(OptionsError):
+        Settings.from_env(env)
