@@ -18,7 +18,7 @@ from PIL import Image
 from .. import imaging
 from ..errors import CorruptImageError, UnsupportedFormatError
 from ..options import DEFAULT_LIMITS, Limits, OutputFormat
-from . import jpeg, png
+from . import jpeg, png, webp
 from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
@@ -30,6 +30,7 @@ REENCODE_QUALITY = 95
 READERS: dict[str, Reader] = {
     "jpeg": Reader(jpeg.parse, jpeg.rebuild),
     "png": Reader(png.parse, png.rebuild),
+    "webp": Reader(webp.parse, webp.rebuild),
 }
 
 
@@ -82,8 +83,9 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
     orientation = parsed.orientation if parsed.orientation != 1 else _pillow_orientation(data)
     if orientation != 1:
         words = ORIENTATION_WORDS.get(orientation, str(orientation))
-        why = (f"EXIF orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay; "
-               "a lossless rotation (jpegtran) is not available")
+        why = f"EXIF orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"
+        if name == "jpeg":
+            why += "; a lossless JPEG rotation (jpegtran) is not available"
         return _reencode(data, limits, report, parsed, why)
     return StripResult(reader.rebuild(data, parsed), name, True, report, tuple(parsed.notes))
 

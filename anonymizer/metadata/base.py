@@ -31,7 +31,7 @@ class Parsed:
     exif_blocks: int = 0
     header_seen: bool = False
     notes: list[str] = field(default_factory=list)
-    reencode_reason: str = ""
+    extra: dict[str, int] = field(default_factory=dict)  # reader-specific facts needed to rebuild
     pos: int = 0
 
     def add(self, where: str, what: str, category: Category, size: int = 0, risk: Risk | None = None) -> None:
