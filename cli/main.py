@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from anonymizer.regions import parse_regions_json
 from rich.progress import Progress
 
 from anonymizer import (
@@ -28,6 +27,7 @@ from anonymizer import (
 from anonymizer import parse as parse_text
 from anonymizer.faces import detector_names, get_detector
 from anonymizer.preview import draw
+from anonymizer.regions import parse_regions_json
 
 from . import render
 from .files import FileProblem, output_path, read_input, walk, write_atomic
@@ -228,6 +228,7 @@ def inspect_command(
     photos: Photos,
     as_json: JsonFlag = False,
     check: Annotated[bool, typer.Option("--check", help="Exit with 1 if anything identifying is found.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list the structural parts needed to decode.")] = False,
 ) -> None:
     """Show what metadata each photo carries: where, what, and how identifying it is."""
     reports: list[dict[str, Any]] = []
@@ -244,7 +245,7 @@ def inspect_command(
         dirty += not report.is_clean
         reports.append({"file": str(path), **summary.report(report)})
         if not as_json:
-            render.report_table(str(path), report)
+            render.report_table(str(path), report, show_all)
     if as_json:
         render.print_json({"files": reports, "identifying": dirty, "failures": failed})
     if failed:

@@ -25,24 +25,26 @@ def error(name: str, message: str) -> None:
     err.print(f"[bold red]error[/] {name}: {message}", soft_wrap=True)
 
 
-def report_table(name: str, report: Report) -> None:
-    if not report.findings:
-        out.print(f"[bold green]{name}[/]: {report.format.upper()}, no metadata found")
+def report_table(name: str, report: Report, show_all: bool = False) -> None:
+    shown = report.findings if show_all else report.identifying
+    hidden = len(report.findings) - len(shown)
+    structure = f" ({hidden} structural part(s) needed to decode the image not shown)" if hidden else ""
+    if not shown:
+        out.print(f"[bold green]{name}[/]: {report.format.upper()}, no metadata found{structure}")
         return
     table = Table(title=f"{name} ({report.format.upper()})", title_justify="left", show_lines=False)
     for column in ("category", "risk", "what", "where"):
         table.add_column(column)
-    for category, findings in report.by_category().items():
-        for f in findings:
-            style = RISK_STYLE[f.level]
-            table.add_row(category.value, f"[{style}]{f.level.name.lower()}[/]", f.what, f.where)
+    for f in sorted(shown, key=lambda f: -f.level):
+        style = RISK_STYLE[f.level]
+        table.add_row(f.category.value, f"[{style}]{f.level.name.lower()}[/]", f.what, f.where)
     out.print(table)
     verdict = (
         "[bold green]nothing identifying[/]"
         if report.is_clean
         else f"[bold red]{len(report.identifying)} identifying item(s)[/]"
     )
-    out.print(f"{name}: {verdict}")
+    out.print(f"{name}: {verdict}{structure}")
 
 
 def faces_table(name: str, result: DetectResult) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from ..models import model_bytes
+from ..native import quiet_stderr
 from ..types import Box, Detection
 from .base import RGB, register
 
@@ -28,7 +29,9 @@ class BlazeFace:
             min_detection_confidence=threshold,
             min_suppression_threshold=0.3,
         )
-        self._task = vision.FaceDetector.create_from_options(options)
+        with quiet_stderr():  # LiteRT logs every sparse tensor and the first unaligned input
+            self._task = vision.FaceDetector.create_from_options(options)
+            self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         self._lock = threading.Lock()
 
     def detect(self, rgb: RGB) -> list[Detection]:
