@@ -1,0 +1,337 @@
+"""The obscuring methods, each irreversible inside the mask.
+
+Every method replaces every pixel inside the mask, in all channels: colour channels get new values and
+alpha becomes opaque, so even fully transparent pixels lose the colours they carried. Nothing original is
+blended back inside the mask; the one soft edge (blur's) is a band *outside* it. Pixels outside the mask
+and outside that band are returned bit-identical.
+
+The mask is split into regions (its connected parts, grouped when they lie close together) and each region
+is worked on inside its bounding box only, so a huge photo with a few faces costs little memory.
+
+    blur      (default) the region is reduced to a few cells across, each cell's mean gets noise from the
+              operating system's cryptographic RNG, and the coarse grid is smoothed back up: it looks like a
+              strong blur, but what is left of the original is a few noisy cell averages.
+    pixelate  cells sized to the region (never more than MAX_CELLS across), each its noisy mean.
+    fill      the solid `fill_color` of the options.
+    mask      a flat neutral grey silhouette of the region.
+
+strength is the number of cells across a region's longer side for blur and pixelate (lower is stronger);
+above MAX_CELLS the method refuses. fill and mask have no strength and ignore it.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import OptionsError
+from .options import CleanOptions, Method
+
+Pixels = NDArray[np.uint8]
+Mask = NDArray[np.bool_]
+Field = NDArray[np.float32]
+
+#: no method keeps more than this many cells across a region: beyond it faces start to come back
+MAX_CELLS = 12
+#: cells are never smaller than this many pixels, so even a tiny region is averaged
+MIN_CELL_PX = 4
+#: noise added to each cell mean, in 8-bit levels: shared by the three channels, and per channel
+BLUR_NOISE = (10.0, 3.0)
+PIXELATE_NOISE = (6.0, 2.0)
+#: blur smooths its grid at this many samples per cell, with a Gaussian of this many cells (sigma)
+BLUR_OVERSAMPLE = 4
+BLUR_SIGMA_CELLS = 0.5
+#: blur's soft edge, outside the mask: this share of the region's longer side, within these bounds (px)
+FEATHER_SHARE = 0.05
+FEATHER_PX = (2, 32)
+#: the feather is computed this many rows at a time
+FEATHER_STRIP = 512
+#: the mask method's colour
+MASK_GREY = (128, 128, 128)
+#: beyond this many separate parts, the mask is handled as one region (its bounding box)
+MAX_REGIONS = 2000
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One region: the original colour channels and the mask inside its bounding box."""
+
+    rgb: Pixels
+    mask: Mask
+    cells: int
+    options: CleanOptions
+
+
+Renderer = Callable[[Patch], Pixels]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An obscuring method: what it paints inside a region, and how strength applies to it."""
+
+    render: Renderer
+    default_cells: int | None = None
+    feather: bool = False
+
+
+# ---------------------------------------------------------------- noise and cells
+
+
+def noise(shape: tuple[int, ...]) -> Field:
+    """Roughly standard-normal noise from the OS's cryptographic RNG (the sum of four uniform bytes)."""
+    count = math.prod(shape)
+    raw = np.frombuffer(secrets.token_bytes(4 * count), dtype=np.uint8).reshape(count, 4)
+    total = raw.sum(axis=1, dtype=np.float32)
+    return np.asarray((total - 510.0) / 147.8, dtype=np.float32).reshape(shape)
+
+
+def _noisy(means: Field, levels: tuple[float, float]) -> Field:
+    shared, per_channel = levels
+    grid = means.shape[:2]
+    noisy = means + shared * noise(grid)[:, :, None] + per_channel * noise((*grid, 3))
+    return np.asarray(noisy, dtype=np.float32)
+
+
+def cell_size(height: int, width: int, cells: int) -> int:
+    """The side in pixels of the square cells that put at most `cells` across the longer side."""
+    return max(MIN_CELL_PX, math.ceil(max(height, width) / cells))
+
+
+def cell_means(rgb: Pixels, mask: Mask, size: int) -> Field:
+    """The mean colour of the masked pixels of each cell; cells with none get the region's mean.
+
+    Works one row of cells at a time, so no full-size float copy of the region is made.
+    """
+    height, width = mask.shape
+    starts = np.arange(0, width, size)
+    grid_h = math.ceil(height / size)
+    sums = np.zeros((grid_h, starts.size, 3), dtype=np.float64)
+    counts = np.zeros((grid_h, starts.size), dtype=np.float64)
+    for row in range(grid_h):
+        band = slice(row * size, (row + 1) * size)
+        inside = mask[band]
+        column_sums = (rgb[band] * inside[:, :, None]).sum(axis=0, dtype=np.uint64)
+        sums[row] = np.add.reduceat(column_sums, starts, axis=0)
+        counts[row] = np.add.reduceat(inside.sum(axis=0), starts)
+    overall = sums.sum(axis=(0, 1)) / max(1.0, counts.sum())
+    means = np.where(counts[:, :, None] > 0, sums / np.maximum(counts, 1)[:, :, None], overall)
+    return means.astype(np.float32)
+
+
+def _to_uint8(values: Field) -> Pixels:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- the methods
+
+
+def _upscale(grid: Pixels, cells: tuple[int, int], size: int, interpolation: int) -> Pixels:
+    """A grid spanning `cells` (rows, columns) cells resized to `size` pixels a cell."""
+    shape = (cells[1] * size, cells[0] * size)
+    return np.asarray(cv2.resize(grid, shape, interpolation=interpolation), dtype=np.uint8)
+
+
+def _blur(patch: Patch) -> Pixels:
+    """Few noisy cell means, smoothed: looks like a strong blur, keeps nothing finer than a cell."""
+    height, width = patch.mask.shape
+    size = cell_size(height, width, patch.cells)
+    grid = _noisy(cell_means(patch.rgb, patch.mask, size), BLUR_NOISE)
+    fine_shape = (grid.shape[1] * BLUR_OVERSAMPLE, grid.shape[0] * BLUR_OVERSAMPLE)
+    fine = cv2.resize(grid, fine_shape, interpolation=cv2.INTER_LINEAR)
+    sigma = BLUR_SIGMA_CELLS * BLUR_OVERSAMPLE
+    smooth = np.asarray(cv2.GaussianBlur(fine, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE))
+    full = _upscale(_to_uint8(smooth.astype(np.float32)), grid.shape[:2], size, cv2.INTER_CUBIC)
+    return full[:height, :width]
+
+
+def _pixelate(patch: Patch) -> Pixels:
+    """Square cells sized to the region, each the noisy mean of its masked pixels."""
+    height, width = patch.mask.shape
+    size = cell_size(height, width, patch.cells)
+    grid = _to_uint8(_noisy(cell_means(patch.rgb, patch.mask, size), PIXELATE_NOISE))
+    return _upscale(grid, grid.shape[:2], size, cv2.INTER_NEAREST)[:height, :width]
+
+
+def _flat(colour: tuple[int, int, int], patch: Patch) -> Pixels:
+    return np.broadcast_to(np.asarray(colour, dtype=np.uint8), (*patch.mask.shape, 3))
+
+
+def _fill(patch: Patch) -> Pixels:
+    return _flat(patch.options.fill_color, patch)
+
+
+def _mask(patch: Patch) -> Pixels:
+    return _flat(MASK_GREY, patch)
+
+
+#: Method -> implementation. A new method is one function and one entry; the tests pick it up.
+METHODS: dict[Method, MethodSpec] = {
+    Method.BLUR: MethodSpec(_blur, default_cells=5, feather=True),
+    Method.PIXELATE: MethodSpec(_pixelate, default_cells=6),
+    Method.FILL: MethodSpec(_fill),
+    Method.MASK: MethodSpec(_mask),
+}
+
+
+def cells_for(method: Method, strength: float | None) -> int:
+    """Cells across a region for `method` at `strength` (None: the default); OptionsError past the floor.
+
+    Methods without a strength return 0 and ignore `strength`.
+    """
+    spec = METHODS[method]
+    if spec.default_cells is None:
+        return 0
+    value = spec.default_cells if strength is None else strength
+    if isinstance(value, bool) or not math.isfinite(value) or value < 1:
+        raise OptionsError(f"{method.value} strength is the number of cells across a region: at least 1")
+    if value >= MAX_CELLS + 1:
+        raise OptionsError(
+            f"{method.value} strength {value:g} would keep too much detail: "
+            f"at most {MAX_CELLS} cells across a region (lower is stronger)"
+        )
+    return int(value)
+
+
+def check_options(options: CleanOptions) -> None:
+    """Raise OptionsError now if `apply` would refuse these options (e.g. a strength past the floor)."""
+    if options.method not in METHODS:
+        raise OptionsError(f"unknown method {options.method!r}")
+    cells_for(options.method, options.strength)
+
+
+# ---------------------------------------------------------------- regions of the mask
+
+
+@dataclass
+class _Rect:
+    """A region's bounding box (x0, y0 inclusive; x1, y1 exclusive) grown by its feather band."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    band: int
+
+    def overlaps(self, other: _Rect) -> bool:
+        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
+
+    def absorb(self, other: _Rect) -> None:
+        self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
+        self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        self.band = max(self.band, other.band)
+
+
+def _band(width: int, height: int, feather: bool) -> int:
+    if not feather:
+        return 0
+    low, high = FEATHER_PX
+    return min(high, max(low, round(FEATHER_SHARE * max(width, height))))
+
+
+def _merge(rects: list[_Rect]) -> list[_Rect]:
+    """Union overlapping rectangles until none overlap, so every masked pixel is in exactly one."""
+    if len(rects) > MAX_REGIONS:
+        whole = rects[0]
+        for rect in rects[1:]:
+            whole.absorb(rect)
+        return [whole]
+    changed = True
+    while changed:
+        changed = False
+        merged: list[_Rect] = []
+        for rect in rects:
+            target = next((m for m in merged if m.overlaps(rect)), None)
+            if target is None:
+                merged.append(rect)
+            else:
+                target.absorb(rect)
+                changed = True
+        rects = merged
+    return rects
+
+
+def regions(mask: Mask, feather: bool) -> list[_Rect]:
+    """The bounding boxes of the mask's parts, grown by the feather band, clipped, and merged."""
+    height, width = mask.shape
+    contours, _ = cv2.findContours(
+        np.ascontiguousarray(mask).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    rects = []
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        band = _band(w, h, feather)
+        rects.append(
+            _Rect(max(0, x - band), max(0, y - band), min(width, x + w + band), min(height, y + h + band), band)
+        )
+    return _merge(rects)
+
+
+# ---------------------------------------------------------------- applying
+
+
+def _feather_strip(out: Pixels, original: Pixels, mask: Mask, field: Pixels, band: int, rows: slice) -> None:
+    """Feather the pixels of `rows`, with distances measured over the whole strip given."""
+    outside = np.logical_not(mask).view(np.uint8)
+    distance = np.asarray(cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE))[rows]
+    ys, xs = np.nonzero((distance > 0) & (distance <= band))
+    if ys.size == 0:
+        return
+    weight = (1.0 - distance[ys, xs] / (band + 1))[:, None]
+    ys = ys + (rows.start or 0)
+    blend = weight * field[ys, xs] + (1.0 - weight) * original[ys, xs, :3]
+    out[ys, xs, :3] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+
+
+def _feather(out: Pixels, original: Pixels, mask: Mask, field: Pixels, band: int) -> None:
+    """Blend `field` into the pixels within `band` outside the mask, fading out with distance.
+
+    Works in strips of rows, each seeing `band` rows of context, so the float distances stay small.
+    """
+    height = mask.shape[0]
+    for top in range(0, height, FEATHER_STRIP):
+        lo, hi = max(0, top - band), min(height, top + FEATHER_STRIP + band)
+        rows = slice(top - lo, min(height, top + FEATHER_STRIP) - lo)
+        _feather_strip(out[lo:hi], original[lo:hi], mask[lo:hi], field[lo:hi], band, rows)
+
+
+@dataclass(frozen=True)
+class _Job:
+    spec: MethodSpec
+    cells: int
+    options: CleanOptions
+
+
+def _obscure(out: Pixels, pixels: Pixels, mask: Mask, rect: _Rect, job: _Job) -> None:
+    """Obscure one region in place in `out`, reading the original pixels from `pixels`."""
+    box = (slice(rect.y0, rect.y1), slice(rect.x0, rect.x1))
+    inside = mask[box]
+    field = job.spec.render(Patch(pixels[box][:, :, :3], inside, job.cells, job.options))
+    target = out[box]
+    np.copyto(target[:, :, :3], field, where=inside[:, :, None])
+    if target.shape[2] == 4:
+        target[:, :, 3][inside] = 255
+    if rect.band:
+        _feather(target, pixels[box], inside, field, rect.band)
+
+
+def apply(pixels: Pixels, mask: Mask, options: CleanOptions) -> Pixels:
+    """A new array like `pixels` (H x W x 3 RGB or H x W x 4 RGBA) with everything under `mask` obscured."""
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
+        raise OptionsError("pixels must be an 8-bit RGB or RGBA image")
+    if mask.shape != pixels.shape[:2]:
+        raise OptionsError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {pixels.shape[1]}x{pixels.shape[0]}"
+        )
+    check_options(options)
+    job = _Job(METHODS[options.method], cells_for(options.method, options.strength), options)
+    mask = np.asarray(mask, dtype=np.bool_)
+    out = pixels.copy()
+    for rect in regions(mask, job.spec.feather):
+        _obscure(out, pixels, mask, rect, job)
+    return out

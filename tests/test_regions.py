@@ -1,0 +1,331 @@
+"""Regions -> mask: shapes, faces, mask images, the regions JSON format, and properties (hypothesis)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from anonymizer.errors import OptionsError
+from anonymizer.options import CleanOptions
+from anonymizer.regions import build_mask, parse_regions_json
+from anonymizer.types import Box, Detection, Ellipse, Polygon, Regions, Stroke
+
+OPTIONS = CleanOptions()
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:height, 0:width]
+    return xs + 0.5, ys + 0.5
+
+
+def polyline_distance(height: int, width: int, points: list[tuple[float, float]]) -> np.ndarray:
+    """Distance from every pixel centre to the polyline, computed independently of the library."""
+    px, py = centres(height, width)
+    best = np.full((height, width), np.inf)
+    segments = list(zip(points, points[1:], strict=False)) or [(points[0], points[0])]
+    for (ax, ay), (bx, by) in segments:
+        dx, dy = bx - ax, by - ay
+        length = dx * dx + dy * dy
+        t = np.clip(((px - ax) * dx + (py - ay) * dy) / length, 0, 1) if length else 0.0
+        best = np.minimum(best, np.hypot(px - (ax + t * dx), py - (ay + t * dy)))
+    return best
+
+
+def png(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    return out.getvalue()
+
+
+def mask_of(regions: Regions, height: int = 60, width: int = 80, faces: tuple[Detection, ...] = ()) -> np.ndarray:
+    return build_mask(height, width, regions, faces, OPTIONS)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def test_empty_regions_give_an_empty_mask_of_the_image_size() -> None:
+    mask = mask_of(Regions())
+    assert mask.shape == (60, 80) and mask.dtype == np.bool_ and not mask.any()
+
+
+def test_box_covers_every_pixel_it_touches_and_nothing_else() -> None:
+    mask = mask_of(Regions(boxes=(Box(10.2, 5.0, 3.5, 2.0),)))
+    expected = np.zeros((60, 80), bool)
+    expected[5:7, 10:14] = True
+    assert np.array_equal(mask, expected)
+
+
+def test_shapes_are_clipped_to_the_image() -> None:
+    mask = mask_of(Regions(boxes=(Box(-50, -50, 70, 60),), strokes=(Stroke(((79, 59), (500, 500)), 4),)))
+    assert mask[:10, :20].all() and mask[59, 79]
+    assert not mask[30, 40]
+
+
+def test_single_point_stroke_is_a_disc() -> None:
+    mask = mask_of(Regions(strokes=(Stroke(((40.5, 30.5),), 10),)))
+    distance = polyline_distance(60, 80, [(40.5, 30.5)])
+    assert mask[distance <= 10].all()
+    assert not mask[distance > 12].any()
+
+
+def test_tiny_ellipse_still_covers_the_pixel_at_its_centre() -> None:
+    mask = mask_of(Regions(ellipses=(Ellipse(20.5, 10.5, 0.1, 0.1),)))
+    assert mask[10, 20] and mask.sum() == 1
+
+
+def test_polygon_uses_nonzero_winding_so_a_lasso_drawn_twice_still_covers() -> None:
+    double_loop = Polygon(((10, 10), (50, 10), (50, 50), (10, 50), (12, 12), (48, 12), (48, 48), (12, 48)))
+    mask = mask_of(Regions(polygons=(double_loop,)))
+    assert mask[14:46, 14:46].all()
+    star = Polygon(((30, 5), (40, 55), (5, 20), (55, 20), (20, 55)))
+    assert mask_of(Regions(polygons=(star,)))[28, 30]  # the pentagram's centre (winding number 2)
+
+
+def test_concave_polygon_leaves_its_hollow_alone() -> None:
+    c_shape = Polygon(((10, 10), (50, 10), (50, 20), (20, 20), (20, 40), (50, 40), (50, 50), (10, 50)))
+    mask = mask_of(Regions(polygons=(c_shape,)))
+    assert mask[15, 30] and mask[30, 15] and mask[45, 30]
+    assert not mask[30, 35]
+
+
+def test_out_of_range_or_malformed_regions_are_refused() -> None:
+    for bad in (
+        Regions(strokes=(Stroke(((1, float("nan")),), 3),)),
+        Regions(strokes=(Stroke((), 3),)),
+        Regions(strokes=(Stroke(((1, 1),), 0),)),
+        Regions(boxes=(Box(0, 0, -1, 5),)),
+        Regions(ellipses=(Ellipse(0, 0, 5, 0),)),
+        Regions(polygons=(Polygon(((0, 0), (5, 5))),)),
+        Regions(boxes=(Box(1e12, 0, 5, 5),)),
+    ):
+        with pytest.raises(OptionsError):
+            mask_of(bad)
+
+
+# ---------------------------------------------------------------- faces
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.4, 2.5])
+def test_face_mask_contains_the_whole_detection(scale: float) -> None:
+    box = Box(20.3, 10.7, 30.0, 22.0)
+    options = CleanOptions(face_scale=scale)
+    mask = build_mask(60, 80, Regions(), [Detection(box, 0.9)], options)
+    assert mask[10:33, 20:51].all()  # every pixel the box touches
+    if scale == 1.0:
+        assert mask.sum() == 23 * 31  # never less, and at 1.0 no more than the box
+
+
+def test_face_is_grown_to_an_ellipse_about_the_box_centre() -> None:
+    box = Box(30, 20, 20, 20)  # centre (40, 30); at 1.4 the radii are 14
+    mask = build_mask(80, 80, Regions(), [Detection(box, 0.9)], CleanOptions(face_scale=1.4))
+    assert mask[16, 40] and mask[43, 40] and mask[30, 26] and mask[30, 53]
+    assert not mask[15, 40] and not mask[44, 40] and not mask[30, 25] and not mask[30, 54]
+    assert not mask[17, 28]  # an ellipse, not a grown box
+
+
+def test_a_detection_partly_outside_the_image_is_clipped() -> None:
+    mask = build_mask(40, 40, Regions(), [Detection(Box(-10, -10, 30, 30), 0.9)], OPTIONS)
+    assert mask[:20, :20].all() and mask.shape == (40, 40)
+
+
+# ---------------------------------------------------------------- mask images
+
+
+def test_mask_image_white_means_obscure() -> None:
+    drawn = np.zeros((60, 80, 3), np.uint8)
+    drawn[10:20, 30:50] = 255
+    drawn[40:45, 5:10] = 100  # dark grey: below the threshold
+    mask = mask_of(Regions(mask=png(drawn)))
+    assert np.array_equal(mask, drawn[:, :, 0] == 255)
+
+
+def test_mask_image_with_alpha_is_read_as_composited_over_black() -> None:
+    drawn = np.zeros((60, 80, 4), np.uint8)
+    drawn[:, :, :3] = 255  # white everywhere, but only opaque in one square
+    drawn[5:15, 5:15, 3] = 255
+    mask = mask_of(Regions(mask=png(drawn)))
+    assert mask[5:15, 5:15].all() and mask.sum() == 100
+
+
+def test_mask_image_of_another_size_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(OptionsError, match=r"mask image is 81x60 but the photo is 80x60"):
+        mask_of(Regions(mask=png(np.zeros((60, 81), np.uint8))))
+
+
+def test_unreadable_mask_image_is_an_options_error() -> None:
+    with pytest.raises(OptionsError, match="mask image cannot be read"):
+        mask_of(Regions(mask=b"\x89PNG\r\n\x1a\n not really"))
+
+
+# ---------------------------------------------------------------- the JSON format
+
+GOOD = {
+    "strokes": [{"points": [[10, 10], [30, 12.5]], "radius": 4}, {"points": [[50, 50]], "radius": 2.5}],
+    "boxes": [[1, 2, 3, 4], {"x": 5, "y": 6, "w": 7, "h": 8}],
+    "ellipses": [[40, 30, 10, 5], [40, 30, 10, 5, 30], {"cx": 1, "cy": 2, "rx": 3, "ry": 4}],
+    "polygons": [[[0, 0], [10, 0], [5, 8]], {"points": [[20, 20], [30, 20], [25, 28]]}],
+}
+
+
+@pytest.mark.parametrize("encode", [json.dumps, lambda d: json.dumps(d).encode()])
+def test_parse_regions_json_reads_every_shape(encode: object) -> None:
+    regions = parse_regions_json(encode(GOOD))  # type: ignore[operator]
+    assert regions.strokes == (Stroke(((10, 10), (30, 12.5)), 4), Stroke(((50, 50),), 2.5))
+    assert regions.boxes == (Box(1, 2, 3, 4), Box(5, 6, 7, 8))
+    assert regions.ellipses == (Ellipse(40, 30, 10, 5), Ellipse(40, 30, 10, 5, 30), Ellipse(1, 2, 3, 4))
+    assert regions.polygons == (Polygon(((0, 0), (10, 0), (5, 8))), Polygon(((20, 20), (30, 20), (25, 28))))
+    assert mask_of(regions).any()
+
+
+def test_parse_regions_json_accepts_an_empty_object() -> None:
+    assert parse_regions_json("{}").is_empty()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("not json", "cannot be parsed"),
+        ("[]", "must be an object"),
+        ('{"stroke": []}', "unknown key 'stroke'"),
+        ('{"strokes": {}}', "strokes must be a list"),
+        ('{"strokes": [{"points": [[1, 2]]}]}', '"points" and "radius"'),
+        ('{"strokes": [{"points": [[1, 2]], "radius": 0}]}', "radius must be positive"),
+        ('{"strokes": [{"points": [[1, 2]], "radius": "5"}]}', "radius must be a number"),
+        ('{"strokes": [{"points": [[1, 2, 3]], "radius": 5}]}', "must be a point"),
+        ('{"strokes": [{"points": [], "radius": 5}]}', "at least 1 point"),
+        ('{"strokes": [{"points": [[1, 2]], "radius": 5, "colour": 1}]}', "unknown key 'colour'"),
+        ('{"boxes": [[1, 2, 3]]}', "boxes[0] must be [x, y, w, h]"),
+        ('{"boxes": [{"x": 1, "y": 2, "w": 3}]}', "missing 'h'"),
+        ('{"boxes": [[1, 2, -3, 4]]}', "width must be positive"),
+        ('{"boxes": [[1, true, 3, 4]]}', "must be a number"),
+        ('{"boxes": [[1, NaN, 3, 4]]}', "finite"),
+        ('{"ellipses": [[1, 2, 3]]}', "ellipses[0] must be"),
+        ('{"polygons": [[[0, 0], [1, 1]]]}', "at least 3 points"),
+    ],
+)
+def test_parse_regions_json_refuses_bad_documents_with_one_line(text: str, fragment: str) -> None:
+    with pytest.raises(OptionsError) as caught:
+        parse_regions_json(text)
+    message = str(caught.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_parse_regions_json_refuses_oversized_documents() -> None:
+    with pytest.raises(OptionsError, match="larger than"):
+        parse_regions_json(b" " * (17 * 1024 * 1024))
+
+
+# ---------------------------------------------------------------- properties
+
+coord = st.floats(-30, 110, allow_nan=False)
+point = st.tuples(coord, coord)
+sizes = st.tuples(st.integers(1, 70), st.integers(1, 90))
+
+
+@PROPERTY
+@given(size=sizes, points=st.lists(point, min_size=1, max_size=5), radius=st.floats(0.05, 30))
+def test_strokes_cover_every_pixel_centre_within_the_radius(
+    size: tuple[int, int], points: list[tuple[float, float]], radius: float
+) -> None:
+    height, width = size
+    mask = build_mask(height, width, Regions(strokes=(Stroke(tuple(points), radius),)), (), OPTIONS)
+    distance = polyline_distance(height, width, points)
+    assert mask.shape == (height, width)
+    assert mask[distance <= radius].all()
+    assert not mask[distance > radius + 3].any()  # generous, but not wildly so
+
+
+@PROPERTY
+@given(
+    size=sizes,
+    centre=point,
+    radii=st.tuples(st.floats(0.5, 60), st.floats(0.5, 60)),
+    angle=st.floats(-360, 360),
+)
+def test_ellipses_cover_exactly_the_pixel_centres_inside(
+    size: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float], angle: float
+) -> None:
+    height, width = size
+    ell = Ellipse(centre[0], centre[1], radii[0], radii[1], angle)
+    mask = build_mask(height, width, Regions(ellipses=(ell,)), (), OPTIONS)
+    px, py = centres(height, width)
+    t = math.radians(angle)
+    u = (px - ell.cx) * math.cos(t) + (py - ell.cy) * math.sin(t)
+    v = -(px - ell.cx) * math.sin(t) + (py - ell.cy) * math.cos(t)
+    q = (u / ell.rx) ** 2 + (v / ell.ry) ** 2
+    assert mask[q <= 1 - 1e-9].all()
+    outside = q > 1 + 1e-9
+    cx, cy = math.floor(ell.cx), math.floor(ell.cy)
+    if 0 <= cx < width and 0 <= cy < height:
+        outside[cy, cx] = False  # the centre pixel is always covered
+    assert not mask[outside].any()
+
+
+@PROPERTY
+@given(size=sizes, points=st.lists(point, min_size=3, max_size=8))
+def test_convex_polygons_cover_the_inside_and_not_the_far_outside(
+    size: tuple[int, int], points: list[tuple[float, float]]
+) -> None:
+    hull = cv2.convexHull(np.asarray(points, np.float32)).reshape(-1, 2)
+    if len(hull) < 3 or cv2.contourArea(hull) < 1:
+        return
+    height, width = size
+    poly = Polygon(tuple((float(x), float(y)) for x, y in hull))
+    mask = build_mask(height, width, Regions(polygons=(poly,)), (), OPTIONS)
+    px, py = centres(height, width)
+    signed = np.vectorize(lambda x, y: cv2.pointPolygonTest(hull, (float(x), float(y)), True))(px, py)
+    assert mask[signed > 1e-6].all()
+    assert not mask[signed < -2].any()  # the outline may stray a little
+
+
+region_lists = st.fixed_dictionaries(
+    {
+        "strokes": st.lists(
+            st.builds(Stroke, st.lists(point, min_size=1, max_size=3).map(tuple), st.floats(0.5, 10)), max_size=2
+        ).map(tuple),
+        "boxes": st.lists(st.builds(Box, coord, coord, st.floats(0.1, 40), st.floats(0.1, 40)), max_size=2).map(
+            tuple
+        ),
+        "ellipses": st.lists(
+            st.builds(Ellipse, coord, coord, st.floats(0.2, 30), st.floats(0.2, 30), st.floats(-90, 90)), max_size=2
+        ).map(tuple),
+    }
+)
+
+
+@PROPERTY
+@given(size=sizes, first=region_lists, second=region_lists)
+def test_unions_only_add_pixels(size: tuple[int, int], first: dict[str, tuple], second: dict[str, tuple]) -> None:
+    height, width = size
+    alone = build_mask(height, width, Regions(**first), (), OPTIONS)
+    both = Regions(**{key: first[key] + second[key] for key in first})
+    together = build_mask(height, width, both, (), OPTIONS)
+    assert together.shape == (height, width)
+    assert not (alone & ~together).any()
+
+
+@PROPERTY
+@given(
+    size=sizes,
+    box=st.builds(Box, coord, coord, st.floats(1, 50), st.floats(1, 50)),
+    scales=st.tuples(st.floats(1.0, 4.0), st.floats(1.0, 4.0)),
+)
+def test_face_growth_only_adds_pixels(size: tuple[int, int], box: Box, scales: tuple[float, float]) -> None:
+    height, width = size
+    small, large = sorted(scales)
+    faces = [Detection(box, 0.9)]
+    grown = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=large))
+    less = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=small))
+    detection = build_mask(height, width, Regions(boxes=(box,)), (), OPTIONS)
+    assert not (less & ~grown).any()
+    assert not (detection & ~less).any()
