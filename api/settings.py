@@ -86,7 +86,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ANONYMIZER_* variables, then `overrides` (those that are None are ignored)."""
+        """Defaults, then ANONYMIZER_* variables, then `overrides`; overrides that are None or an empty
+        list (a command-line flag not given) leave the environment's value in place."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -96,7 +97,7 @@ class Settings:
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise OptionsError(f"unknown settings: {', '.join(sorted(unknown))}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({k: v for k, v in overrides.items() if v is not None and v != () and v != []})
         return replace(cls(), **values)
 
 

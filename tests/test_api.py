@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 
 import piexif
 import pytest
-from anonymizer.api.app import create_app
-from anonymizer.api.server import config, configure_logging
-from anonymizer.api.settings import Settings
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from anonymizer import pipeline
+from anonymizer.api.app import create_app
+from anonymizer.api.server import config, configure_logging
+from anonymizer.api.settings import Settings
 from anonymizer.errors import OptionsError, VerificationError
 from anonymizer.types import Box, Detection
 
@@ -395,7 +395,7 @@ def test_settings_from_env_and_overrides() -> None:
         "ANONYMIZER_WORKERS": "3",
         "ANONYMIZER_QUEUE": "0",
     }
-    s = Settings.from_env(env, port=None, host="::1")
+    s = Settings.from_env(env, port=None, host="::1", allowed_origins=())
     assert (s.host, s.port, s.workers, s.queue, s.max_bytes) == ("::1", 9000, 3, 0, 1_000_000)
     assert s.allowed_origins == ("http://localhost:5173", "https://app.example")
     assert "anon.local" in s.hosts and "localhost" in s.hosts

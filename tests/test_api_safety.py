@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+
 from anonymizer.api.app import create_app
 from anonymizer.api.settings import Settings
-from fastapi.testclient import TestClient
 
 from .test_api import BASE, FakeDetector, error_code, make_client, photo, post, wait_ready
 
