@@ -190,7 +190,7 @@ def cells_for(method: Method, strength: float | None) -> int:
     value = spec.default_cells if strength is None else strength
     if isinstance(value, bool) or not math.isfinite(value) or value < 1:
         raise OptionsError(f"{method.value} strength is the number of cells across a region: at least 1")
-    if value >= MAX_CELLS + 1:
+    if value > MAX_CELLS:
         raise OptionsError(
             f"{method.value} strength {value:g} would keep too much detail: "
             f"at most {MAX_CELLS} cells across a region (lower is stronger)"
