@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 
@@ -31,7 +32,7 @@ def polyline_distance(height: int, width: int, points: list[tuple[float, float]]
     """Distance from every pixel centre to the polyline, computed independently of the library."""
     px, py = centres(height, width)
     best = np.full((height, width), np.inf)
-    segments = list(zip(points, points[1:], strict=False)) or [(points[0], points[0])]
+    segments = list(itertools.pairwise(points)) or [(points[0], points[0])]
     for (ax, ay), (bx, by) in segments:
         dx, dy = bx - ax, by - ay
         length = dx * dx + dy * dy
