@@ -18,7 +18,7 @@ from PIL import Image
 from .. import imaging
 from ..errors import CorruptImageError, UnsupportedFormatError
 from ..options import DEFAULT_LIMITS, Limits, OutputFormat
-from . import jpeg, png, webp
+from . import gif, isobmff, jpeg, png, tiff, webp
 from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
@@ -26,11 +26,16 @@ from .report import Category, Finding, Report, Risk
 __all__ = ["READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "strip"]
 
 REENCODE_QUALITY = 95
+HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
 
 READERS: dict[str, Reader] = {
     "jpeg": Reader(jpeg.parse, jpeg.rebuild),
     "png": Reader(png.parse, png.rebuild),
     "webp": Reader(webp.parse, webp.rebuild),
+    "heif": Reader(isobmff.parse, None, HEIF_WHY),
+    "avif": Reader(isobmff.parse, None, HEIF_WHY),
+    "tiff": Reader(tiff.parse, None, tiff.WHY),
+    "gif": Reader(gif.parse, gif.rebuild),
 }
 
 

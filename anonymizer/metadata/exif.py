@@ -114,7 +114,8 @@ def _ifd_findings(tiff: Tiff, ifd: Ifd, where: str, parsed: Parsed, primary: boo
             _special(tiff, e, where, parsed, primary and ifd.name == "IFD0")
         elif tag in TAG_MEANING:
             category, label, risk = TAG_MEANING[tag]
-            text = _value_text(tiff, e) if category is not Category.LOCATION else human_size(e.size)
+            binary = category is Category.LOCATION or e.tag == 0xC4A5
+            text = human_size(e.size) if binary else _value_text(tiff, e)
             if not text:
                 text, risk = "(empty)", Risk.LOW
             parsed.add(f"{where} > {_name(tag)}", f"{label}: {text}", category, e.size, risk)
@@ -124,7 +125,8 @@ def _ifd_findings(tiff: Tiff, ifd: Ifd, where: str, parsed: Parsed, primary: boo
         parsed.add(where, f"{ifd.bad} tags point outside the data", Category.UNKNOWN, 0, Risk.MEDIUM)
     if other:
         names = ", ".join(other[:10]) + (f" and {len(other) - 10} more" if len(other) > 10 else "")
-        category, risk = (Category.UNKNOWN, None) if file_mode else (Category.DEVICE, Risk.LOW)
+        image_ifd = file_mode and ifd.name not in ("ExifIFD", "Interop")
+        category, risk = (Category.UNKNOWN, None) if image_ifd else (Category.DEVICE, Risk.LOW)
         parsed.add(where, f"camera settings and other tags ({len(other)}): {names}", category, 0, risk)
     if file_mode and ifd.name == "IFD0":
         parsed.structure(where, f"image structure ({sum(t in STRUCTURE_TAGS for t in ifd.entries)} tags)")
@@ -210,6 +212,15 @@ def _gps(tiff: Tiff, ifd: Ifd, where: str, parsed: Parsed) -> None:
     if other:
         names = ", ".join(other[:10]) + (" …" if len(other) > 10 else "")
         parsed.add(where, f"other GPS data ({len(other)}): {names}", Category.LOCATION, 0, Risk.MEDIUM)
+
+
+def tiff_start(body: bytes) -> bytes:
+    """EXIF chunks should start with the TIFF header; some writers put 'Exif\\0\\0' or other bytes first."""
+    for magic in (b"II*\x00", b"MM\x00*"):
+        at = body.find(magic, 0, 64)
+        if at >= 0:
+            return body[at:]
+    return body
 
 
 def mpf_findings(block: bytes, where: str, parsed: Parsed, limits: Limits) -> None:

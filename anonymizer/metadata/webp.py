@@ -58,20 +58,11 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> No
     elif kind == b"ICCP":
         blobs.icc_findings(body, where, parsed)
     elif kind == b"EXIF":
-        exif.findings(_tiff_start(body), where, parsed)
+        exif.findings(exif.tiff_start(body), where, parsed)
     elif kind in (b"XMP ", b"XMP\x00"):
         xmp.findings(body, where, parsed)
     else:
         parsed.add(where, f"unknown chunk ({human_size(len(body))})", Category.UNKNOWN, len(body))
-
-
-def _tiff_start(body: bytes) -> bytes:
-    """EXIF chunks should start with the TIFF header; some writers put 'Exif\\0\\0' or other bytes first."""
-    for magic in (b"II*\x00", b"MM\x00*"):
-        at = body.find(magic, 0, 64)
-        if at >= 0:
-            return body[at:]
-    return body
 
 
 def _describe_image(kind: bytes, body: bytes) -> str:
