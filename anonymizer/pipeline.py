@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import imaging, metadata, obscure, regions
+from . import imaging, metadata, obscure, regions, segmentation
 from .errors import InputError, VerificationError
 from .faces import Detector, get_detector
 from .imaging import Decoded, ImageFormat
 from .metadata import Report, StripResult
-from .options import DEFAULT_LIMITS, CleanOptions, Limits
+from .options import DEFAULT_LIMITS, Background, CleanOptions, Limits
 from .types import Detection
 
 
@@ -103,11 +103,14 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     decoded = imaging.decode(data, options.limits)
     faces = _faces(decoded, options, detector)
     mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
-    pixels = obscure.apply(decoded.pixels, mask, options) if mask.any() else decoded.pixels
+    base = segmentation.obscure_background(decoded.pixels, options)  # the room first, faces and regions on top
+    pixels = obscure.apply(base, mask, options) if mask.any() else base
     target = imaging.output_format(decoded.format, options.output_format)
     out = imaging.encode(pixels, target, options.quality)
     _verify_output(out, decoded.width, decoded.height, options.limits)
-    notes = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
+    notes: tuple[str, ...] = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
+    if options.background is not Background.KEEP:
+        notes += (f"obscured everything but the people ({options.background.value})",)
     return CleanResult(
         data=out,
         format=target,
