@@ -13,7 +13,7 @@ is worked on inside its bounding box only, so a huge photo with a few faces cost
               strong blur, but what is left of the original is a few noisy cell averages.
     pixelate  cells sized to the region (never more than MAX_CELLS across), each its noisy mean.
     fill      the solid `fill_color` of the options.
-    mask      a flat neutral grey silhouette of the region.
+    mask      a flat silhouette of the region in `fill_color`, or neutral grey while that is the default.
 
 strength is the number of cells across a region's longer side for blur and pixelate (lower is stronger);
 above MAX_CELLS the method refuses. fill and mask have no strength and ignore it.
@@ -52,7 +52,7 @@ FEATHER_SHARE = 0.05
 FEATHER_PX = (2, 32)
 #: the feather is computed this many rows at a time
 FEATHER_STRIP = 512
-#: the mask method's colour
+#: the mask method's colour unless another than the default fill colour is chosen
 MASK_GREY = (128, 128, 128)
 #: beyond this many separate parts, the mask is handled as one region (its bounding box)
 MAX_REGIONS = 2000
@@ -167,7 +167,8 @@ def _fill(patch: Patch) -> Pixels:
 
 
 def _mask(patch: Patch) -> Pixels:
-    return _flat(MASK_GREY, patch)
+    chosen = patch.options.fill_color
+    return _flat(MASK_GREY if chosen == CleanOptions().fill_color else chosen, patch)
 
 
 #: Method -> implementation. A new method is one function and one entry; the tests pick it up.

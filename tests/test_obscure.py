@@ -131,13 +131,15 @@ def test_flat_methods_do_not_depend_on_the_original_at_all(method: Method) -> No
     assert len(np.unique(first[mask], axis=0)) == 1
 
 
-def test_fill_uses_the_chosen_colour_and_mask_a_neutral_grey() -> None:
+def test_fill_uses_the_chosen_colour_and_mask_a_neutral_grey_unless_one_is_chosen() -> None:
     mask = face_mask(80, 80, Box(20, 20, 30, 30))
     pixels = noise_image(80, 80)
     filled = obscure.apply(pixels, mask, CleanOptions(method=Method.FILL, fill_color=(250, 0, 5)))
+    black = obscure.apply(pixels, mask, CleanOptions(method=Method.FILL))
     masked = obscure.apply(pixels, mask, CleanOptions(method=Method.MASK))
-    assert (filled[mask] == (250, 0, 5)).all()
-    assert (masked[mask] == obscure.MASK_GREY).all()
+    tinted = obscure.apply(pixels, mask, CleanOptions(method=Method.MASK, fill_color=(0, 0, 90)))
+    assert (filled[mask] == (250, 0, 5)).all() and (black[mask] == 0).all()
+    assert (masked[mask] == obscure.MASK_GREY).all() and (tinted[mask] == (0, 0, 90)).all()
 
 
 def cells_across(row: np.ndarray) -> int:
