@@ -133,6 +133,25 @@ def irb_findings(block: bytes, where: str, parsed: Parsed) -> None:
         parsed.add(where, f"other Photoshop resources ({len(other)}): {names}", Category.SOFTWARE, 0, Risk.LOW)
 
 
+_C2PA_AUTHOR = re.compile(rb'"author"\s*:\s*\[?\s*\{[^}]{0,400}?"name"\s*:\s*"([^"]{1,100})"')
+
+
+def _cbor_text_after(payload: bytes, key: bytes) -> str:
+    """The CBOR text string that follows a CBOR key, e.g. claim_generator's value; '' when there is none."""
+    at = payload.find(key)
+    pos = at + len(key)
+    if at < 0 or pos >= len(payload):
+        return ""
+    head = payload[pos]
+    if 0x60 <= head <= 0x77:
+        n, pos = head - 0x60, pos + 1
+    elif head == 0x78 and pos + 1 < len(payload):
+        n, pos = payload[pos + 1], pos + 2
+    else:
+        return ""
+    return printable(payload[pos : pos + n])
+
+
 def c2pa_findings(payload: bytes, where: str, parsed: Parsed, first: bool = True) -> None:
     """A JUMBF box or part of one; C2PA manifests name the author, tools, edits and sometimes the place."""
     is_c2pa = b"c2pa" in payload
@@ -140,6 +159,11 @@ def c2pa_findings(payload: bytes, where: str, parsed: Parsed, first: bool = True
         kind = "C2PA content credentials (JUMBF)" if is_c2pa else "JUMBF box"
         parsed.add(where, f"{kind}, {human_size(len(payload))}: may name the author, the tools and the edits",
                    Category.IDENTITY, len(payload))
+    for m in _C2PA_AUTHOR.finditer(payload):
+        parsed.add(where, f"C2PA author: {printable(m.group(1))}", Category.IDENTITY)
+    generator = _cbor_text_after(payload, b"claim_generator")
+    if generator:
+        parsed.add(where, f"C2PA claim generator: {generator}", Category.SOFTWARE)
     if b"c2pa.thumbnail" in payload:
         parsed.add(where, "C2PA thumbnail of the image", Category.EMBEDDED)
     if b"location" in payload or b"GPSLatitude" in payload:
