@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from anonymizer import obscure
 from anonymizer.errors import OptionsError
 from anonymizer.options import CleanOptions, Method
+from anonymizer.pipeline import clean
 from anonymizer.regions import build_mask
 from anonymizer.types import Box, Detection, Regions, Stroke
 
@@ -216,3 +220,22 @@ def test_many_separate_parts_are_still_all_obscured(monkeypatch: pytest.MonkeyPa
     out = obscure.apply(pixels, mask, CleanOptions(method=Method.PIXELATE))
     assert (out == pixels).all(axis=2)[mask].sum() <= 1
     assert np.array_equal(out[~mask], pixels[~mask])
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_png_with_a_transparent_face_comes_out_destroyed_in_all_four_channels(method: Method) -> None:
+    """End to end through clean(): the face region of an RGBA PNG, transparent but full of colour."""
+    pixels = noise_image(100, 120, 4)
+    pixels[:, :, 3] = 255
+    pixels[20:70, 30:80, 3] = 0
+    source = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(source, "PNG")
+    box = Box(35, 25, 40, 40)
+    result = clean(source.getvalue(), CleanOptions(method=method, faces=(box,)))
+    out = np.asarray(Image.open(io.BytesIO(result.data)))
+    mask = build_mask(100, 120, Regions(), [Detection(box, 1.0)], CleanOptions())
+    assert out.shape == pixels.shape
+    assert (out[:, :, 3][mask] == 255).all()
+    assert (out[:, :, :3] == pixels[:, :, :3]).all(axis=2)[mask].sum() <= 1
+    keep = untouched_zone(mask, method)
+    assert np.array_equal(out[keep], pixels[keep])
