@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
@@ -197,7 +198,8 @@ def test_png_strip_removes_all_and_keeps_idat_bit_exact(dirty_png: bytes) -> Non
     assert [kind for kind, _ in kept] == [b"IHDR", b"IDAT", b"IEND"]
     original_idat = b"".join(body for kind, body in png_chunks(dirty_png) if kind == b"IDAT")
     assert b"".join(body for kind, body in kept if kind == b"IDAT") == original_idat
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(dirty_png))), np.asarray(Image.open(io.BytesIO(result.data))))
+    before, after = Image.open(io.BytesIO(dirty_png)), Image.open(io.BytesIO(result.data))
+    assert np.array_equal(np.asarray(before), np.asarray(after))
     assert b"trailing" not in result.data and b"Jane" not in result.data
 
 
@@ -277,10 +279,8 @@ def test_lying_lengths_end_in_typed_errors(dirty_jpeg: bytes) -> None:
     for data in (huge, bad_chunk, bad_segment, zero_segment):
         with pytest.raises(InputError):
             metadata.strip(data)
-        try:
+        with contextlib.suppress(InputError):
             assert not metadata.inspect(data).is_clean
-        except InputError:
-            pass
 
 
 def test_exif_ifd_loop_and_bad_offsets_do_not_hang() -> None:
@@ -307,7 +307,5 @@ def test_every_truncation_and_bit_flip_ends_in_report_or_typed_error(dirty_jpeg:
 
 
 def _inspect_or_typed(data: bytes) -> None:
-    try:
+    with contextlib.suppress(InputError):
         metadata.inspect(data)
-    except InputError:
-        pass

@@ -93,8 +93,8 @@ def iptc_findings(block: bytes, where: str, parsed: Parsed) -> None:
         else:
             parsed.add(f"{where} > IPTC 2:{dataset}", f"IPTC {entry[1]}: {printable(value)}", entry[0], length)
         pos += 5 + length
-    if other:
-        parsed.add(where, f"other IPTC fields ({other})", Category.UNKNOWN)
+    if other or pos == 0:
+        parsed.add(where, f"IPTC block, {human_size(len(block))}, {other} other fields", Category.UNKNOWN, len(block))
 
 
 _IRB_NAMES = {0x0404: "IPTC", 0x0409: "thumbnail", 0x040C: "thumbnail", 0x040F: "ICC profile",
@@ -128,9 +128,9 @@ def irb_findings(block: bytes, where: str, parsed: Parsed) -> None:
         else:
             other.append(_IRB_NAMES.get(rid, f"{rid:#06x}"))
         pos += 4 + size + (size & 1)
-    if other:
+    if other or pos == 0:
         names = ", ".join(other[:8]) + (" …" if len(other) > 8 else "")
-        parsed.add(where, f"other Photoshop resources ({len(other)}): {names}", Category.SOFTWARE, 0, Risk.LOW)
+        parsed.add(where, f"other Photoshop resources ({len(other)}): {names}", Category.SOFTWARE, len(block), Risk.LOW)
 
 
 _C2PA_AUTHOR = re.compile(rb'"author"\s*:\s*\[?\s*\{[^}]{0,400}?"name"\s*:\s*"([^"]{1,100})"')

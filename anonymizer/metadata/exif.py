@@ -90,8 +90,11 @@ def findings(block: bytes, where: str, parsed: Parsed) -> None:
     except CorruptImageError as exc:
         parsed.unparseable(where, exc, len(block))
         return
+    before = len(parsed.findings)
     for ifd in tiff.ifds:
         _ifd_findings(tiff, ifd, f"{where} > {ifd.name}", parsed, primary, file_mode=False)
+    if len(parsed.findings) == before:
+        parsed.add(where, f"EXIF block without tags, {human_size(len(block))}", Category.UNKNOWN, len(block), Risk.LOW)
 
 
 def file_findings(tiff: Tiff, parsed: Parsed) -> None:

@@ -60,15 +60,14 @@ def parse(data: bytes, parsed: Parsed) -> None:
 
 def _image(data: bytes, pos: int, parsed: Parsed) -> int:
     need(data, pos, 10, "GIF image descriptor")
+    parsed.header_seen = True
     packed = data[pos + 9]
     start = pos
     pos += 10 + (3 * (2 << (packed & 7)) if packed & 0x80 else 0)
     need(data, pos, 1, "GIF LZW code size")
     end, _ = _blocks(data, pos + 1)
     parsed.keep.append((start, end))
-    if not parsed.header_seen:
-        parsed.structure(f"GIF image @ {start:#x}", "image data")
-    parsed.header_seen = True
+    parsed.structure(f"GIF image @ {start:#x}", "image data", end - start)
     return end
 
 
