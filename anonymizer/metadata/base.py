@@ -112,7 +112,7 @@ def human_size(n: int) -> str:
 
 def printable(raw: bytes, limit: int = 60) -> str:
     """Text for a report: decoded leniently, control characters dropped, shortened."""
-    text = raw.decode("utf-8", "replace").replace("\x00", " ").strip()
+    text = raw[: limit * 4].decode("utf-8", "replace").replace("\x00", " ").strip()
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

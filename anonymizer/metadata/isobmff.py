@@ -141,6 +141,7 @@ def _iloc(data: bytes, body: int, end: int, heif: Heif, parsed: Parsed, where: s
     pos = body + 6
     count = u16(data, pos, "iloc count") if version < 2 else u32(data, pos, "iloc count")
     pos += 2 if version < 2 else 4
+    total = 0
     for _ in range(min(count, MAX_ITEMS + 1)):
         item_id = u16(data, pos, "iloc item") if version < 2 else u32(data, pos, "iloc item")
         pos += 2 if version < 2 else 4
@@ -150,8 +151,9 @@ def _iloc(data: bytes, body: int, end: int, heif: Heif, parsed: Parsed, where: s
             pos += 2
         base, pos = _uint(data, pos + 2, base_size), pos + 2 + base_size
         extents = u16(data, pos, "iloc extents")
-        if extents > MAX_EXTENTS:
-            raise TooLargeError(f"HEIF item {item_id} has {extents} extents")
+        total += extents
+        if total > MAX_EXTENTS:
+            raise TooLargeError(f"HEIF items have more than {MAX_EXTENTS} extents in all")
         pos += 2
         for _ in range(extents):
             pos += index_size

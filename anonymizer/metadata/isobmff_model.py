@@ -8,7 +8,7 @@ from ..errors import CorruptImageError, TooLargeError
 from .base import Parsed, check_item
 
 MAX_ITEMS = 10_000
-MAX_EXTENTS = 4096
+MAX_EXTENTS = 100_000  # over all items
 
 
 @dataclass

@@ -57,10 +57,12 @@ _QUALIFIED: dict[str, tuple[Category, str, Risk | None]] = {
     "xmpNote:HasExtendedXMP": (_C.UNKNOWN, "more XMP is stored in extended XMP segments", Risk.LOW),
 }
 _SKIP_PREFIXES = {"rdf", "xmlns", "xml", "x", "stRef", "stDim", "stFnt", "xmpG"}
-_ATTR = re.compile(rb'([A-Za-z][\w.-]*):([A-Za-z][\w.-]*)\s*=\s*"([^"]{0,200000})"')
-_ELEM = re.compile(rb"<([A-Za-z][\w.-]*):([A-Za-z][\w.-]*)(?:\s[^>]{0,2000})?>([^<]{0,200000})(?=<)")
+# Name parts are bounded ({0,64}) so that a long run of word characters cannot make the search quadratic.
+_ATTR = re.compile(rb'(?<![\w.-])([A-Za-z][\w.-]{0,64}):([A-Za-z][\w.-]{0,64})\s{0,8}=\s{0,8}"([^"]{0,200000})"')
+_ELEM = re.compile(rb"<([A-Za-z][\w.-]{0,64}):([A-Za-z][\w.-]{0,64})(?:\s[^>]{0,2000})?>([^<]{0,200000})(?=<)")
 _LI = re.compile(rb"<rdf:li[^>]{0,2000}>([^<]{1,2000})<")
 MAX_FINDINGS = 40
+SCAN_LIMIT = 8 * 1024 * 1024  # properties are looked for in the first 8 MB of a packet
 
 
 def _properties(packet: bytes) -> list[tuple[str, str, bytes]]:
@@ -71,11 +73,13 @@ def _properties(packet: bytes) -> list[tuple[str, str, bytes]]:
         found.setdefault(f"{prefix}:{name}", (m.start(), prefix, name, m.group(3)))
     for m in _ELEM.finditer(packet):
         prefix, name = m.group(1).decode("ascii", "replace"), m.group(2).decode("ascii", "replace")
-        value = m.group(3)
-        if not value.strip():
+        key, value = f"{prefix}:{name}", m.group(3)
+        if key in found:
+            continue
+        if not value.strip():  # a container such as <dc:creator><rdf:Seq><rdf:li>: take the first item
             li = _LI.search(packet, m.end(), m.end() + 4000)
             value = li.group(1) if li else b""
-        found.setdefault(f"{prefix}:{name}", (m.start(), prefix, name, value))
+        found[key] = (m.start(), prefix, name, value)
     ordered = sorted(found.values())
     return [(p, n, v) for _, p, n, v in ordered if p not in _SKIP_PREFIXES or n == "xmptk"]
 
@@ -92,7 +96,7 @@ def _describe(prefix: str, name: str, value: bytes) -> str:
 
 def findings(packet: bytes, where: str, parsed: Parsed) -> None:
     """Add one finding per telling property and one for the rest."""
-    props = _properties(packet)
+    props = _properties(packet[:SCAN_LIMIT])
     other: list[str] = []
     shown = 0
     for prefix, name, value in props:
