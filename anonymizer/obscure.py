@@ -41,6 +41,8 @@ Field = NDArray[np.float32]
 MAX_CELLS = 12
 #: cells are never smaller than this many pixels, so even a tiny region is averaged
 MIN_CELL_PX = 4
+#: a region's box is grown to at least this size (px) before averaging: a speck is averaged with its surroundings
+MIN_REGION_PX = 12
 #: noise added to each cell mean, in 8-bit levels: shared by the three channels, and per channel
 BLUR_NOISE = (10.0, 3.0)
 PIXELATE_NOISE = (6.0, 2.0)
@@ -103,24 +105,21 @@ def cell_size(height: int, width: int, cells: int) -> int:
     return max(MIN_CELL_PX, math.ceil(max(height, width) / cells))
 
 
-def cell_means(rgb: Pixels, mask: Mask, size: int) -> Field:
-    """The mean colour of the masked pixels of each cell; cells with none get the region's mean.
+def cell_means(rgb: Pixels, size: int) -> Field:
+    """The mean colour of each `size` x `size` cell of the region's box (cells at the edges may be smaller).
 
-    Works one row of cells at a time, so no full-size float copy of the region is made.
+    Every pixel of the box counts, masked or not, so a cell that holds only a few masked pixels is
+    averaged with their surroundings rather than passing them on. Works one row of cells at a time, so
+    no full-size float copy of the region is made.
     """
-    height, width = mask.shape
+    height, width = rgb.shape[:2]
     starts = np.arange(0, width, size)
-    grid_h = math.ceil(height / size)
-    sums = np.zeros((grid_h, starts.size, 3), dtype=np.float64)
-    counts = np.zeros((grid_h, starts.size), dtype=np.float64)
-    for row in range(grid_h):
-        band = slice(row * size, (row + 1) * size)
-        inside = mask[band]
-        column_sums = (rgb[band] * inside[:, :, None]).sum(axis=0, dtype=np.uint64)
-        sums[row] = np.add.reduceat(column_sums, starts, axis=0)
-        counts[row] = np.add.reduceat(inside.sum(axis=0), starts)
-    overall = sums.sum(axis=(0, 1)) / max(1.0, counts.sum())
-    means = np.where(counts[:, :, None] > 0, sums / np.maximum(counts, 1)[:, :, None], overall)
+    widths = np.diff(np.append(starts, width))
+    means = np.zeros((math.ceil(height / size), starts.size, 3), dtype=np.float64)
+    for row in range(means.shape[0]):
+        band = rgb[row * size : (row + 1) * size]
+        column_sums = band.sum(axis=0, dtype=np.uint64)
+        means[row] = np.add.reduceat(column_sums, starts, axis=0) / (band.shape[0] * widths)[:, None]
     return means.astype(np.float32)
 
 
@@ -141,7 +140,7 @@ def _blur(patch: Patch) -> Pixels:
     """Few noisy cell means, smoothed: looks like a strong blur, keeps nothing finer than a cell."""
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
-    grid = _noisy(cell_means(patch.rgb, patch.mask, size), BLUR_NOISE)
+    grid = _noisy(cell_means(patch.rgb, size), BLUR_NOISE)
     fine_shape = (grid.shape[1] * BLUR_OVERSAMPLE, grid.shape[0] * BLUR_OVERSAMPLE)
     fine = cv2.resize(grid, fine_shape, interpolation=cv2.INTER_LINEAR)
     sigma = BLUR_SIGMA_CELLS * BLUR_OVERSAMPLE
@@ -154,7 +153,7 @@ def _pixelate(patch: Patch) -> Pixels:
     """Square cells sized to the region, each the noisy mean of its masked pixels."""
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
-    grid = _to_uint8(_noisy(cell_means(patch.rgb, patch.mask, size), PIXELATE_NOISE))
+    grid = _to_uint8(_noisy(cell_means(patch.rgb, size), PIXELATE_NOISE))
     return _upscale(grid, grid.shape[:2], size, cv2.INTER_NEAREST)[:height, :width]
 
 
@@ -257,19 +256,23 @@ def _merge(rects: list[_Rect]) -> list[_Rect]:
     return rects
 
 
+def _grown(x: int, y: int, w: int, h: int, band: int, size: tuple[int, int]) -> _Rect:
+    """The box of a part grown by its band, and to at least MIN_REGION_PX a side, clipped to the image."""
+    height, width = size
+    pad_x = max(band, math.ceil((MIN_REGION_PX - w) / 2))
+    pad_y = max(band, math.ceil((MIN_REGION_PX - h) / 2))
+    return _Rect(max(0, x - pad_x), max(0, y - pad_y), min(width, x + w + pad_x), min(height, y + h + pad_y), band)
+
+
 def regions(mask: Mask, feather: bool) -> list[_Rect]:
-    """The bounding boxes of the mask's parts, grown by the feather band, clipped, and merged."""
-    height, width = mask.shape
+    """The bounding boxes of the mask's parts, grown (feather band, minimum size), clipped, and merged."""
     contours, _ = cv2.findContours(
         np.ascontiguousarray(mask).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
     rects = []
     for contour in contours:
         x, y, w, h = cv2.boundingRect(contour)
-        band = _band(w, h, feather)
-        rects.append(
-            _Rect(max(0, x - band), max(0, y - band), min(width, x + w + band), min(height, y + h + band), band)
-        )
+        rects.append(_grown(x, y, w, h, _band(w, h, feather), mask.shape[:2]))
     return _merge(rects)
 
 
