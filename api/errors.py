@@ -99,10 +99,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
-    detail = exc.detail if isinstance(exc, StarletteHTTPException) else "error"
-    code = HTTP_CODES.get(status, "http_error")
-    return error_response(status, code, _one_line(str(detail)))
+    if not isinstance(exc, StarletteHTTPException):
+        return error_response(500, "internal_error", "internal error")
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, _one_line(str(exc.detail)), dict(exc.headers or {}))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

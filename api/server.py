@@ -13,6 +13,7 @@ from .settings import Settings
 log = logging.getLogger("anonymizer.api")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MAX_CONNECTIONS = 256
 QUIET_LOGGERS = ("PIL", "pillow_heif", "mediapipe", "absl")
 
 
@@ -35,8 +36,9 @@ def config(settings: Settings) -> uvicorn.Config:
         proxy_headers=False,
         server_header=False,
         date_header=False,
-        # Connections beyond the admitted requests get uvicorn's own 503; the app bounds the rest.
-        limit_concurrency=settings.workers + settings.queue + 16,
+        # A backstop against descriptor exhaustion only: admission control in the app bounds the work,
+        # and uvicorn buffers at most 64 kB of an unread body per connection.
+        limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
         log_config=None,
     )

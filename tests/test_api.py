@@ -345,7 +345,7 @@ def test_unexpected_error_is_500_with_the_same_shape(client: TestClient, monkeyp
 def test_unknown_path_and_method_use_the_error_shape(client: TestClient) -> None:
     assert error_code(client.get("/v1/nothing")) == "not_found"
     r = client.get("/v1/clean")
-    assert r.status_code == 405 and error_code(r) == "method_not_allowed"
+    assert r.status_code == 405 and error_code(r) == "method_not_allowed" and r.headers["allow"] == "POST"
 
 
 # --- schema, page, server, settings ----------------------------------------------------------------------------
@@ -361,6 +361,7 @@ def test_openapi_documents_every_endpoint_with_multipart_and_examples(client: Te
     clean = schema["paths"]["/v1/clean"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert set(clean["properties"]["method"]["enum"]) == {"blur", "pixelate", "fill", "mask"}
     assert clean["properties"]["faces"]["examples"]
+    assert clean["properties"]["strength"]["type"] == "number"  # absent, never null, in a form
     assert "examples" in schema["components"]["schemas"]["DetectOut"]
     assert "/healthz" in schema["paths"]
 

@@ -252,3 +252,12 @@ def test_busy_is_503_with_retry_after_and_slots_come_back() -> None:
     assert busy.status_code == 503 and error_code(busy) == "busy" and int(busy.headers["retry-after"]) > 0
     assert done.status_code == 200 and after.status_code == 200
     assert app.state.pool.admitted == 0
+
+
+def test_text_fields_have_their_own_limits(client: TestClient) -> None:
+    r = post(client, "/v1/clean", photo(), fill="#" + "0" * 5000)
+    assert r.status_code == 413 and error_code(r) == "too_large"
+    points = [[i % 90, (i * 7) % 60] for i in range(20_000)]  # a long brush stroke: ~250 kB of JSON
+    regions = '{"strokes": [{"points": ' + str(points) + ', "radius": 3}]}'
+    r = post(client, "/v1/clean", photo(), faces="none", regions=regions)
+    assert r.status_code == 200 and r.headers["x-regions-obscured"] == "true"

@@ -18,7 +18,7 @@ from anonymizer.regions import parse_regions_json
 from anonymizer.types import Box, Regions
 
 from ..deps import ModelsDep, PoolDep, SettingsDep, run_job
-from ..forms import Form, FormSpec
+from ..forms import FIELD_LIMIT, Form, FormSpec
 from ..readiness import Models
 from ..schemas import PHOTO, CleanForm, error_responses, multipart_body
 from ..settings import Settings
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["photos"])
 
 MAX_FACES = 1000
 MASK_LIMIT = 16 * 1024 * 1024
+FIELD_LIMITS = {"regions": 16 * 1024 * 1024, "faces": 256 * 1024}  # long brush sessions; 1000 boxes
 FILES = {**PHOTO, "mask": "optional mask image (PNG), same size as the upright photo; white = obscure"}
 
 
@@ -135,7 +136,7 @@ def _clean(form: Form, settings: Settings, models: Models) -> tuple[CleanResult,
 async def clean(request: Request, settings: SettingsDep, pool: PoolDep, models: ModelsDep) -> Response:
     spec = FormSpec(
         files={"photo": settings.max_bytes, "mask": min(settings.max_bytes, MASK_LIMIT)},
-        fields=frozenset(CleanForm.model_fields),
+        fields={name: FIELD_LIMITS.get(name, FIELD_LIMIT) for name in CleanForm.model_fields},
     )
     result, options = await run_job(request, pool, spec, lambda form: _clean(form, settings, models))
     return Response(result.data, media_type=result.format.mime, headers=clean_headers(result, options))

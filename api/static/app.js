@@ -1,0 +1,697 @@
+/* Photo anonymizer page: open a photo, mark what to hide, preview and download the clean copy.
+ *
+ * Everything the user marks is kept in upright image pixels (the coordinates /v1/detect returns and
+ * /v1/clean expects); the display is only a scaled view of them. The photo stays in memory: nothing is
+ * written to localStorage, sessionStorage, IndexedDB or cookies, and the original's file name is never sent.
+ */
+(() => {
+  'use strict';
+
+  const $ = (selector) => document.querySelector(selector);
+  const ui = {
+    file: $('#file'), open: $('#open'), close: $('#close'),
+    tools: $('#tools'), toolHint: $('#tool-hint'), size: $('#size'), sizeOut: $('#size-out'),
+    undo: $('#undo'), redo: $('#redo'),
+    faceList: $('#face-list'), facesEmpty: $('#faces-empty'), facesCount: $('#faces-count'),
+    methods: $('#methods'), strength: $('#strength'), strengthOut: $('#strength-out'),
+    strengthField: $('#strength-field'), fill: $('#fill'), fillField: $('#fill-field'),
+    background: $('#background'), format: $('#format'),
+    download: $('#download'), downloadHint: $('#download-hint'),
+    status: $('#status'), error: $('#error'),
+    dropzone: $('#dropzone'), dropOverlay: $('#drop-overlay'),
+    stage: $('#stage'), photo: $('#photo'), paint: $('#paint'), faceLayer: $('#face-layer'),
+    draft: $('#draft'), cursor: $('#cursor'),
+    resultFrame: $('#result-frame'), result: $('#result'), resultPlaceholder: $('#result-placeholder'),
+    resultSummary: $('#result-summary'),
+    metaBefore: $('#meta-before'), metaAfter: $('#meta-after'),
+  };
+
+  const DEBOUNCE_MS = 350;
+  const MAX_PAINT_SIDE = 2048;        // the on-screen brush layer never needs more pixels than this
+  const MIN_BOX_PX = 6;               // a dragged face box smaller than this (image pixels) is a click
+  const MAX_RETRIES = 40;             // 503 (busy or model loading) is retried this many times
+  const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif' };
+  const STRENGTH_METHODS = new Set(['blur', 'pixelate']);
+  const STRUCTURE = 'image structure';
+  const TOOL_HINTS = {
+    faces: 'Click a box to switch it off if it is not a face. Drag on the photo to add a face that was missed.',
+    brush: 'Paint over anything that could identify someone: tattoos, marks, names, a view from a window.',
+    eraser: 'Drag over brush strokes to take part of them back. Faces are switched in the list.',
+  };
+  const PAINT_COLOUR = '#ff2d7a';
+
+  /* ------------------------------------------------------------------ state */
+
+  const state = {
+    session: 0,          // bumps for each photo opened: late answers about an older photo are dropped
+    photo: null,         // the original, as the user picked it (a Blob in memory)
+    width: 0, height: 0, // upright size
+    detected: [],        // faces found: [{id, box:{x,y,w,h}, score}]
+    ops: [],             // edits, in order: paint, erase, toggle, add (undo pops, redo pushes back)
+    undone: [],
+    version: 0,          // bumps whenever something the clean copy depends on changes
+    tool: 'faces',
+    cleaning: false,
+    timer: 0,
+    result: null,        // {key, url, ext, clean (after /v1/inspect), headers}
+    previewUrl: '',
+    paintScale: 1,
+  };
+  const key = () => `${state.session}:${state.version}`;
+
+  /* ------------------------------------------------------------------ helpers */
+
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+  const round1 = (v) => Math.round(v * 10) / 10;
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+  function node(tag, props = {}, children = []) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(props)) {
+      if (name === 'class') element.className = value;
+      else if (name === 'text') element.textContent = value;
+      else if (name.startsWith('data-') || name.startsWith('aria-')) element.setAttribute(name, value);
+      else element[name] = value;
+    }
+    element.append(...children);
+    return element;
+  }
+
+  function setStatus(text) { ui.status.textContent = text; }
+
+  function showError(text) {
+    ui.error.textContent = text;
+    ui.error.hidden = !text;
+  }
+
+  class ApiError extends Error {}
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error && body.error.message) return body.error.message;
+    } catch (_) { /* not JSON: fall through to the status */ }
+    return `the service answered ${response.status}`;
+  }
+
+  /** POST a form to the service; 503 (busy, or the face model still loading) is retried. */
+  async function post(path, form) {
+    for (let attempt = 0; ; attempt += 1) {
+      const response = await fetch(path, {
+        method: 'POST', body: form, credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer',
+      });
+      if (response.status === 503 && attempt < MAX_RETRIES) {
+        setStatus('The service is busy or still loading its face model; trying again…');
+        const wait = Number(response.headers.get('Retry-After')) || 1;
+        await sleep(Math.min(wait, 2) * 1000);
+        continue;
+      }
+      if (!response.ok) throw new ApiError(await errorMessage(response));
+      return response;
+    }
+  }
+
+  /** A form with the photo under a neutral name: the original's file name never leaves the page. */
+  function photoForm(blob) {
+    const form = new FormData();
+    form.append('photo', blob, 'photo');
+    return form;
+  }
+
+  /* ------------------------------------------------------------------ edits */
+
+  function faces() {
+    const list = state.detected.map((face, i) => ({ ...face, label: `Face ${i + 1}`, added: false, on: true }));
+    const byId = new Map(list.map((face) => [face.id, face]));
+    let added = 0;
+    state.ops.forEach((op, i) => {
+      if (op.type === 'add') {
+        added += 1;
+        const face = { id: `a${i}`, box: op.box, score: null, label: `Added box ${added}`, added: true, on: true };
+        list.push(face);
+        byId.set(face.id, face);
+      } else if (op.type === 'toggle' && byId.has(op.id)) {
+        byId.get(op.id).on = !byId.get(op.id).on;
+      }
+    });
+    return list;
+  }
+
+  const strokes = () => state.ops.filter((op) => op.type === 'paint' || op.type === 'erase');
+
+  function edit(op) {
+    state.ops.push(op);
+    state.undone = [];
+    changed();
+  }
+
+  function undo() {
+    if (!state.ops.length) return;
+    state.undone.push(state.ops.pop());
+    changed();
+  }
+
+  function redo() {
+    if (!state.undone.length) return;
+    state.ops.push(state.undone.pop());
+    changed();
+  }
+
+  function changed() {
+    renderFaces();
+    redrawPaint();
+    ui.undo.disabled = !state.ops.length;
+    ui.redo.disabled = !state.undone.length;
+    optionsChanged();
+  }
+
+  function optionsChanged() {
+    if (!state.photo) return;
+    state.version += 1;
+    updateDownload();
+    scheduleClean(DEBOUNCE_MS);
+  }
+
+  /* ------------------------------------------------------------------ faces: boxes and list */
+
+  function percentBox(element, box) {
+    element.style.left = `${(100 * box.x) / state.width}%`;
+    element.style.top = `${(100 * box.y) / state.height}%`;
+    element.style.width = `${(100 * box.w) / state.width}%`;
+    element.style.height = `${(100 * box.h) / state.height}%`;
+  }
+
+  function renderFaces() {
+    const list = state.photo ? faces() : [];
+    ui.faceLayer.replaceChildren(...list.map((face) => {
+      const button = node('button', {
+        type: 'button',
+        class: `face-box${face.on ? '' : ' off'}${face.added ? ' added' : ''}${face.box.y < 0.08 * state.height ? ' tag-inside' : ''}`,
+        tabIndex: -1, 'aria-hidden': 'true', 'data-id': face.id,
+        'data-box': [face.box.x, face.box.y, face.box.w, face.box.h].join(','),
+        title: `${face.label}: ${face.on ? 'will be hidden (click if it is not a face)' : 'left as it is'}`,
+      }, [node('span', { class: 'face-tag', text: face.on ? face.label : `${face.label} · kept` })]);
+      percentBox(button, face.box);
+      return button;
+    }));
+    ui.faceList.replaceChildren(...list.map((face) => {
+      const id = `face-${face.id}`;
+      const input = node('input', { type: 'checkbox', id, checked: face.on, 'data-id': face.id });
+      const detail = face.added ? 'added by you' : `${Math.round(face.score * 100)}% sure`;
+      const label = node('label', { htmlFor: id }, [
+        node('span', { class: 'face-name', text: `Hide ${face.label.toLowerCase()}` }),
+        node('span', { class: 'muted', text: ` · ${detail}` }),
+      ]);
+      return node('li', { class: face.on ? '' : 'off' }, [input, label]);
+    }));
+    const on = list.filter((face) => face.on).length;
+    ui.facesCount.textContent = state.photo ? `${on} of ${list.length} hidden` : '';
+    ui.facesEmpty.hidden = list.length > 0;
+    ui.facesEmpty.textContent = state.photo
+      ? 'No face found. If there is one, choose Faces and drag a box around it.'
+      : 'Open a photo to find its faces.';
+  }
+
+  function toggleFace(id) {
+    const focused = document.activeElement && document.activeElement.dataset.id === id;
+    edit({ type: 'toggle', id });
+    const again = ui.faceList.querySelector(`input[data-id="${id}"]`);
+    if (again && focused) again.focus();   // the list is redrawn: keep keyboard users where they were
+  }
+
+  /* ------------------------------------------------------------------ brush layer */
+
+  function sizePaintLayer() {
+    state.paintScale = Math.min(1, MAX_PAINT_SIDE / Math.max(state.width, state.height));
+    ui.paint.width = Math.max(1, Math.round(state.width * state.paintScale));
+    ui.paint.height = Math.max(1, Math.round(state.height * state.paintScale));
+  }
+
+  /** Draw one stroke. colours: {paint, erase}; erase === null means "cut out" (destination-out). */
+  function drawStroke(ctx, op, colours, grow = 0) {
+    const erasing = op.type === 'erase';
+    const radius = Math.max(0.5, op.radius + (erasing ? -grow : grow));
+    ctx.save();
+    ctx.globalCompositeOperation = erasing && colours.erase === null ? 'destination-out' : 'source-over';
+    ctx.strokeStyle = ctx.fillStyle = erasing ? (colours.erase || '#000') : colours.paint;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.lineWidth = radius * 2;
+    const [first, ...rest] = op.points;
+    ctx.beginPath();
+    if (!rest.length) {
+      ctx.arc(first[0], first[1], radius, 0, Math.PI * 2);
+      ctx.fill();
+    } else {
+      ctx.moveTo(first[0], first[1]);
+      for (const [x, y] of rest) ctx.lineTo(x, y);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+
+  function paintContext() {
+    const ctx = ui.paint.getContext('2d');
+    ctx.setTransform(state.paintScale, 0, 0, state.paintScale, 0, 0);
+    return ctx;
+  }
+
+  function redrawPaint() {
+    const ctx = paintContext();
+    ctx.clearRect(0, 0, state.width, state.height);
+    for (const op of strokes()) drawStroke(ctx, op, { paint: PAINT_COLOUR, erase: null });
+  }
+
+  /** Brush strokes with eraser strokes between them, as a black and white PNG of the upright size. */
+  function maskImage() {
+    const canvas = document.createElement('canvas');
+    canvas.width = state.width;
+    canvas.height = state.height;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    // Brush strokes are drawn a pixel wider so their soft edge still counts: err on covering more.
+    for (const op of strokes()) drawStroke(ctx, op, { paint: '#fff', erase: '#000' }, 1);
+    return new Promise((resolve, reject) => {
+      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('could not draw the mask'))), 'image/png');
+    });
+  }
+
+  function brushRadius() {
+    // The slider is relative to the photo: 1..100 maps to 0.1%..10% of its longer side.
+    const side = Math.max(state.width, state.height) || 1000;
+    return Math.max(1, round1((side * Number(ui.size.value)) / 1000));
+  }
+
+  function showSize() {
+    ui.sizeOut.textContent = state.photo ? `${Math.round(brushRadius() * 2)} px` : '';
+  }
+
+  /* ------------------------------------------------------------------ pointer input */
+
+  const drag = { id: null, kind: '', points: [], start: null, radius: 0 };
+
+  function toImage(event) {
+    const rect = ui.stage.getBoundingClientRect();
+    return [
+      round1(clamp(((event.clientX - rect.left) / rect.width) * state.width, 0, state.width)),
+      round1(clamp(((event.clientY - rect.top) / rect.height) * state.height, 0, state.height)),
+    ];
+  }
+
+  function onPointerDown(event) {
+    if (!state.photo || drag.id !== null) return;
+    if (event.pointerType === 'mouse' && event.button !== 0) return;
+    if (state.tool === 'faces' && event.target.closest('.face-box:not(.draft)')) return; // a click: toggles
+    event.preventDefault();
+    ui.stage.setPointerCapture(event.pointerId);
+    drag.id = event.pointerId;
+    drag.kind = state.tool === 'faces' ? 'add' : state.tool === 'eraser' ? 'erase' : 'paint';
+    drag.start = toImage(event);
+    drag.points = [drag.start];
+    drag.radius = brushRadius();
+    if (drag.kind === 'add') {
+      ui.draft.hidden = false;
+      percentBox(ui.draft, { x: drag.start[0], y: drag.start[1], w: 0, h: 0 });
+    } else {
+      drawStroke(paintContext(), { type: drag.kind, points: drag.points, radius: drag.radius },
+        { paint: PAINT_COLOUR, erase: null });
+    }
+  }
+
+  function draftBox(a, b) {
+    return { x: Math.min(a[0], b[0]), y: Math.min(a[1], b[1]), w: Math.abs(a[0] - b[0]), h: Math.abs(a[1] - b[1]) };
+  }
+
+  function onPointerMove(event) {
+    moveCursor(event);
+    if (event.pointerId !== drag.id) return;
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const e of events.length ? events : [event]) {
+      const point = toImage(e);
+      if (drag.kind === 'add') {
+        drag.points = [drag.start, point];
+        percentBox(ui.draft, draftBox(drag.start, point));
+        continue;
+      }
+      const last = drag.points[drag.points.length - 1];
+      if (last[0] === point[0] && last[1] === point[1]) continue;
+      drag.points.push(point);
+      drawStroke(paintContext(), { type: drag.kind, points: [last, point], radius: drag.radius },
+        { paint: PAINT_COLOUR, erase: null });
+    }
+  }
+
+  function onPointerUp(event) {
+    if (event.pointerId !== drag.id) return;
+    const { kind, points, radius } = drag;
+    drag.id = null;
+    ui.draft.hidden = true;
+    if (event.type === 'pointercancel' && kind === 'add') return;
+    if (kind === 'add') {
+      const box = draftBox(points[0], points[points.length - 1]);
+      if (box.w >= MIN_BOX_PX && box.h >= MIN_BOX_PX) edit({ type: 'add', box });
+      return;
+    }
+    edit({ type: kind, points, radius });
+  }
+
+  function moveCursor(event) {
+    const brushing = state.tool !== 'faces' && event.pointerType !== 'touch' && state.photo;
+    ui.cursor.hidden = !brushing;
+    if (!brushing) return;
+    const rect = ui.stage.getBoundingClientRect();
+    const diameter = (2 * brushRadius() * rect.width) / state.width;
+    ui.cursor.style.width = ui.cursor.style.height = `${diameter}px`;
+    ui.cursor.style.left = `${event.clientX - rect.left - diameter / 2}px`;
+    ui.cursor.style.top = `${event.clientY - rect.top - diameter / 2}px`;
+  }
+
+  function setTool(tool) {
+    state.tool = tool;
+    ui.stage.dataset.tool = tool;
+    ui.toolHint.textContent = TOOL_HINTS[tool];
+    const radio = ui.tools.querySelector(`input[value="${tool}"]`);
+    if (radio && !radio.checked) radio.checked = true;
+    ui.cursor.hidden = true;
+  }
+
+  /* ------------------------------------------------------------------ metadata panels */
+
+  function findingItem(finding) {
+    return node('li', { class: `finding risk-${finding.risk}` }, [
+      node('span', { class: 'badge', text: finding.risk === 'none' ? 'info' : finding.risk }),
+      node('span', { class: 'what', text: finding.what }),
+      node('span', { class: 'where', text: `${finding.category} · ${finding.where}` }),
+    ]);
+  }
+
+  function renderBefore(report) {
+    if (!report) {
+      ui.metaBefore.replaceChildren(node('p', {
+        class: 'hint',
+        text: 'The service could not list this file\'s metadata. The clean copy is rebuilt from pixels and checked anyway.',
+      }));
+      return;
+    }
+    const telling = report.findings.filter((f) => f.category !== STRUCTURE);
+    const structural = report.findings.length - telling.length;
+    const parts = [];
+    if (!telling.length) {
+      parts.push(node('p', { class: 'ok', text: 'No identifying metadata found.' }));
+    } else {
+      parts.push(node('p', { class: 'warn', text:
+        `${telling.length} item${telling.length === 1 ? '' : 's'} that could say who, where, when or with what:` }));
+      parts.push(node('ul', { class: 'findings', 'aria-label': 'Metadata in the photo you opened' },
+        telling.map(findingItem)));
+    }
+    if (structural) {
+      parts.push(node('p', { class: 'hint', text:
+        `Plus ${structural} part${structural === 1 ? '' : 's'} of image structure (needed to decode; not about you).` }));
+    }
+    ui.metaBefore.replaceChildren(...parts);
+  }
+
+  function renderAfter(report, headers) {
+    const removed = headers.get('X-Metadata-Removed');
+    const categories = (headers.get('X-Metadata-Categories') || '').split(',').filter(Boolean);
+    const telling = report.findings.filter((f) => f.category !== STRUCTURE);
+    const parts = [];
+    if (report.clean) {
+      parts.push(node('p', { class: 'ok', 'data-clean': 'true', text:
+        'Checked: nothing identifying is left in the clean copy.' }));
+      if (removed && removed !== 'unknown' && removed !== '0') {
+        parts.push(node('p', { class: 'hint', text: `Removed ${removed} item${removed === '1' ? '' : 's'}` +
+          (categories.length ? `: ${categories.join(', ')}.` : '.') }));
+      }
+    } else {
+      parts.push(node('p', { class: 'warn', 'data-clean': 'false', text:
+        'The clean copy still carries metadata; it will not be offered for download.' }));
+      parts.push(node('ul', { class: 'findings' }, telling.map(findingItem)));
+    }
+    const notes = headers.get('X-Notes');
+    if (notes) parts.push(node('p', { class: 'hint', text: `Note: ${notes}.` }));
+    ui.metaAfter.replaceChildren(...parts);
+  }
+
+  /* ------------------------------------------------------------------ options and the clean copy */
+
+  const method = () => ui.methods.querySelector('input:checked').value;
+  const cells = () => 13 - Number(ui.strength.value);   // the API's strength: cells across, lower = stronger
+
+  function showOptions() {
+    const m = method();
+    const strong = STRENGTH_METHODS.has(m);
+    ui.strength.disabled = !strong;
+    ui.strengthField.classList.toggle('disabled', !strong);
+    ui.strengthOut.textContent = strong ? `${cells()} cells across` : 'solid';
+    ui.fillField.hidden = m !== 'fill';
+  }
+
+  async function cleanForm() {
+    const form = photoForm(state.photo);
+    const m = method();
+    form.append('method', m);
+    if (STRENGTH_METHODS.has(m)) form.append('strength', String(cells()));
+    if (m === 'fill') form.append('fill', ui.fill.value);
+    const boxes = faces().filter((face) => face.on).map(({ box }) => [box.x, box.y, box.w, box.h].map(round1));
+    form.append('faces', JSON.stringify(boxes));
+    const marks = strokes();
+    if (marks.some((op) => op.type === 'paint')) {
+      if (marks.some((op) => op.type === 'erase')) {
+        form.append('mask', await maskImage(), 'mask.png');
+      } else {
+        form.append('regions', JSON.stringify({ strokes: marks.map(({ points, radius }) => ({ points, radius })) }));
+      }
+    }
+    form.append('background', ui.background.value);
+    form.append('output_format', ui.format.value);
+    return form;
+  }
+
+  function scheduleClean(delay) {
+    clearTimeout(state.timer);
+    ui.resultFrame.setAttribute('aria-busy', 'true');
+    state.timer = setTimeout(runClean, delay);
+  }
+
+  async function runClean() {
+    if (!state.photo) return;
+    if (state.cleaning) return;       // the run in flight schedules the next one when it ends
+    state.cleaning = true;
+    const wanted = key();
+    const session = state.session;
+    try {
+      const response = await post('/v1/clean', await cleanForm());
+      const blob = await response.blob();
+      const report = await (await post('/v1/inspect', photoForm(blob))).json();
+      if (session !== state.session) return;
+      showResult(blob, response.headers, report, wanted);
+      if (wanted === key()) setStatus('The clean copy is ready.');
+      showError('');
+    } catch (error) {
+      if (session === state.session && wanted === key()) {
+        showError(`Could not make the clean copy: ${error.message}`);
+        setStatus('');
+      }
+    } finally {
+      state.cleaning = false;
+      if (state.photo && (!state.result || state.result.key !== key()) && !ui.error.textContent) {
+        scheduleClean(0);
+      } else {
+        ui.resultFrame.setAttribute('aria-busy', 'false');
+      }
+      updateDownload();
+    }
+  }
+
+  function showResult(blob, headers, report, wanted) {
+    if (state.result) URL.revokeObjectURL(state.result.url);
+    const format = (headers.get('X-Output-Format') || '').toLowerCase();
+    state.result = {
+      key: wanted, url: URL.createObjectURL(blob), clean: report.clean === true,
+      ext: EXTENSIONS[format] || (blob.type.split('/')[1] || 'jpg').replace('jpeg', 'jpg'),
+    };
+    ui.result.src = state.result.url;
+    ui.result.hidden = false;
+    ui.resultPlaceholder.hidden = true;
+    const nFaces = Number(headers.get('X-Faces-Obscured') || 0);
+    const regions = headers.get('X-Regions-Obscured') === 'true';
+    ui.resultSummary.textContent = `· ${nFaces} face${nFaces === 1 ? '' : 's'}` +
+      `${regions ? ' and marked areas' : ''} hidden`;
+    renderAfter(report, headers);
+  }
+
+  function updateDownload() {
+    const ready = Boolean(state.result && state.result.key === key() && state.result.clean);
+    ui.download.disabled = !ready;
+    ui.download.dataset.ready = String(ready);
+    ui.downloadHint.textContent = !state.photo ? 'Saved under a neutral name, never the original\'s.'
+      : ready ? `Saves as photo-clean.${state.result.ext}, without the original's name.`
+        : 'Preparing the clean copy…';
+  }
+
+  function download() {
+    if (ui.download.disabled || !state.result) return;
+    const link = node('a', { href: state.result.url, download: `photo-clean.${state.result.ext}`, rel: 'noopener' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  /* ------------------------------------------------------------------ opening and closing */
+
+  function reset() {
+    clearTimeout(state.timer);
+    state.session += 1;
+    if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+    if (state.result) URL.revokeObjectURL(state.result.url);
+    Object.assign(state, {
+      photo: null, width: 0, height: 0, detected: [], ops: [], undone: [], result: null, previewUrl: '',
+    });
+    ui.photo.removeAttribute('src');
+    ui.result.removeAttribute('src');
+    ui.result.hidden = true;
+    ui.resultPlaceholder.hidden = false;
+    ui.resultSummary.textContent = '';
+    ui.stage.hidden = true;
+    ui.dropzone.hidden = false;
+    ui.close.disabled = true;
+    ui.undo.disabled = ui.redo.disabled = true;
+    ui.resultFrame.setAttribute('aria-busy', 'false');
+    ui.metaBefore.replaceChildren(node('p', { class: 'hint', text: 'Nothing opened yet.' }));
+    ui.metaAfter.replaceChildren(node('p', { class: 'hint', text: 'Checked after cleaning.' }));
+    showError('');
+    renderFaces();
+    showSize();
+    updateDownload();
+  }
+
+  async function openPhoto(file) {
+    if (!file) return;
+    reset();
+    const session = state.session;
+    setStatus('Reading the photo and looking for faces…');
+    try {
+      const [preview, found] = await Promise.all([
+        post('/v1/preview', photoForm(file)).then((r) => r.blob()),
+        post('/v1/detect', photoForm(file)).then((r) => r.json()),
+      ]);
+      if (session !== state.session) return;
+      state.previewUrl = URL.createObjectURL(preview);
+      ui.photo.src = state.previewUrl;
+      await ui.photo.decode();
+      if (session !== state.session) return;
+      Object.assign(state, { photo: file, width: found.width, height: found.height });
+      state.detected = found.faces.map((face, i) => ({ id: `d${i}`, box: face.box, score: face.score }));
+      ui.stage.style.setProperty('--ratio', String(found.width / found.height));
+      ui.stage.hidden = false;
+      ui.dropzone.hidden = true;
+      ui.close.disabled = false;
+      sizePaintLayer();
+      renderBefore(found.metadata);
+      showSize();
+      const n = found.faces.length;
+      setStatus(`Found ${n} face${n === 1 ? '' : 's'}. Making the clean copy…`);
+      changed();
+      scheduleClean(0);
+    } catch (error) {
+      if (session !== state.session) return;
+      reset();
+      setStatus('');
+      showError(`Could not open this photo: ${error.message}`);
+    }
+  }
+
+  /* ------------------------------------------------------------------ wiring */
+
+  function isTyping(target) {
+    return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)
+      && !['radio', 'checkbox', 'range', 'button'].includes(target.type));
+  }
+
+  function onKey(event) {
+    if (isTyping(event.target)) return;
+    const mod = event.ctrlKey || event.metaKey;
+    const k = event.key.toLowerCase();
+    if (mod && k === 'z') { event.preventDefault(); if (event.shiftKey) redo(); else undo(); }
+    else if (mod && k === 'y') { event.preventDefault(); redo(); }
+    else if (mod || event.altKey) return;
+    else if (k === 'b') setTool('brush');
+    else if (k === 'e') setTool('eraser');
+    else if (k === 'f') setTool('faces');
+    else if (k === '[' || k === ']') {
+      ui.size.value = String(clamp(Number(ui.size.value) + (k === ']' ? 5 : -5), 1, 100));
+      showSize();
+    }
+  }
+
+  function hasFiles(event) {
+    return event.dataTransfer && Array.from(event.dataTransfer.types || []).includes('Files');
+  }
+
+  function wireDrop() {
+    let depth = 0;
+    document.addEventListener('dragenter', (event) => {
+      if (!hasFiles(event)) return;
+      depth += 1;
+      ui.dropOverlay.hidden = false;
+    });
+    document.addEventListener('dragleave', () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) ui.dropOverlay.hidden = true;
+    });
+    document.addEventListener('dragover', (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+    });
+    document.addEventListener('drop', (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      depth = 0;
+      ui.dropOverlay.hidden = true;
+      openPhoto(event.dataTransfer.files[0]);
+    });
+  }
+
+  function wire() {
+    ui.open.addEventListener('click', () => ui.file.click());
+    ui.file.addEventListener('change', () => {
+      const [file] = ui.file.files;
+      ui.file.value = '';     // the same file can be opened again; the input keeps nothing
+      openPhoto(file);
+    });
+    ui.close.addEventListener('click', () => { reset(); setStatus('Closed. Nothing was kept.'); ui.open.focus(); });
+    ui.tools.addEventListener('change', (event) => setTool(event.target.value));
+    ui.size.addEventListener('input', showSize);
+    ui.undo.addEventListener('click', undo);
+    ui.redo.addEventListener('click', redo);
+    ui.faceList.addEventListener('change', (event) => {
+      if (event.target.dataset.id) toggleFace(event.target.dataset.id);
+    });
+    ui.faceLayer.addEventListener('click', (event) => {
+      const box = event.target.closest('.face-box');
+      if (box && state.tool === 'faces') toggleFace(box.dataset.id);
+    });
+    ui.methods.addEventListener('change', () => { showOptions(); optionsChanged(); });
+    ui.strength.addEventListener('input', showOptions);
+    for (const input of [ui.strength, ui.fill, ui.background, ui.format]) {
+      input.addEventListener('change', optionsChanged);
+    }
+    ui.download.addEventListener('click', download);
+    ui.stage.addEventListener('pointerdown', onPointerDown);
+    ui.stage.addEventListener('pointermove', onPointerMove);
+    ui.stage.addEventListener('pointerup', onPointerUp);
+    ui.stage.addEventListener('pointercancel', onPointerUp);
+    ui.stage.addEventListener('pointerleave', () => { ui.cursor.hidden = true; });
+    document.addEventListener('keydown', onKey);
+    wireDrop();
+  }
+
+  wire();
+  setTool('faces');
+  showOptions();
+  reset();
+  setStatus('');
+})();
