@@ -79,7 +79,8 @@ def test_person_mask_finds_the_astronaut(confidence: np.ndarray) -> None:
 def test_several_people_all_count_and_wide_photos_use_the_landscape_model(original: np.ndarray) -> None:
     two = np.hstack([original, original[:, ::-1]])  # 1024 x 512: two astronauts, wider than 16:9's mean
     assert segmentation._model_for(1024, 512) == "landscape"
-    assert segmentation._model_for(512, 512) == "portrait"
+    assert segmentation._model_for(512, 512) == segmentation._model_for(4000, 3000) == "portrait"
+    assert segmentation._model_for(3000, 2000) == "landscape"
     mask = segmentation.person_mask(two)
     assert mask.shape == (512, 1024)
     mirrored = (FACE[0], slice(1023 - FACE[1].stop, 1023 - FACE[1].start))
@@ -129,6 +130,16 @@ def test_background_mask_keeps_the_person_whole(original: np.ndarray, confidence
     specks = (labels > 0) & ~person  # a few stray pixels of "person" in the flag are dropped
     assert specks.sum() < 100 and background[specks].all()
     assert background[FLAG].mean() > 0.95 and background[ROCKET].mean() > 0.95
+
+
+def test_sizes_that_do_not_divide_evenly(original: np.ndarray) -> None:
+    odd = cv2.resize(original, (1537, 1025), interpolation=cv2.INTER_CUBIC)  # reduced by 3, leaving 1 and 2 over
+    out = segmentation.obscure_background(odd, CleanOptions(background=Background.FILL, fill_color=(1, 2, 3)))
+    assert out.shape == odd.shape
+    assert np.all(out[:300, -1] == (1, 2, 3))  # the column left over by the reduction is obscured too
+    mask = segmentation.person_mask(odd)
+    assert mask.shape == (1025, 1537)
+    assert np.array_equal(mask[-1], mask[-3]) and mask[-1].mean() > 0.3  # the rows left over repeat the edge
 
 
 def test_segmenter_is_built_once() -> None:
