@@ -6,7 +6,9 @@ blended back inside the mask; the one soft edge (blur's) is a band *outside* it.
 and outside that band are returned bit-identical.
 
 The mask is split into regions (its connected parts, grouped when they lie close together) and each region
-is worked on inside its bounding box only, so a huge photo with a few faces costs little memory.
+is worked on inside its bounding box only, so a huge photo with a few faces costs little memory. Cell
+averages take in every pixel of that box, masked or not, so a speck of mask is averaged with its
+surroundings instead of passing its own value on.
 
     blur      (default) the region is reduced to a few cells across, each cell's mean gets noise from the
               operating system's cryptographic RNG, and the coarse grid is smoothed back up: it looks like a
@@ -62,7 +64,7 @@ MAX_REGIONS = 2000
 
 @dataclass(frozen=True)
 class Patch:
-    """One region: the original colour channels and the mask inside its bounding box."""
+    """One region: the original colour channels and the mask inside its (grown) bounding box."""
 
     rgb: Pixels
     mask: Mask
@@ -150,7 +152,7 @@ def _blur(patch: Patch) -> Pixels:
 
 
 def _pixelate(patch: Patch) -> Pixels:
-    """Square cells sized to the region, each the noisy mean of its masked pixels."""
+    """Square cells sized to the region, each the noisy mean of its pixels."""
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
     grid = _to_uint8(_noisy(cell_means(patch.rgb, size), PIXELATE_NOISE))
@@ -210,7 +212,7 @@ def check_options(options: CleanOptions) -> None:
 
 @dataclass
 class _Rect:
-    """A region's bounding box (x0, y0 inclusive; x1, y1 exclusive) grown by its feather band."""
+    """A region's grown bounding box (x0, y0 inclusive; x1, y1 exclusive) and its feather band."""
 
     x0: int
     y0: int
