@@ -85,7 +85,9 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
     report = Report(name, tuple(parsed.findings))
     if reader.rebuild is None:
         return _reencode(data, limits, report, parsed, reader.reencode_why)
-    orientation = parsed.orientation if parsed.orientation != 1 else _pillow_orientation(data)
+    orientation = parsed.orientation
+    if orientation == 1 and parsed.exif_blocks and "orientation_read" not in parsed.extra:
+        orientation = _pillow_orientation(data)  # our parse of the first EXIF failed; ask Pillow, as decode will
     if orientation != 1:
         words = ORIENTATION_WORDS.get(orientation, str(orientation))
         why = f"EXIF orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"

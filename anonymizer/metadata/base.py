@@ -44,7 +44,8 @@ class Parsed:
         self.add(where, f"unparseable data ({exc})", Category.UNKNOWN, size, Risk.HIGH)
 
     def assemble(self, data: bytes) -> bytes:
-        return b"".join(p if isinstance(p, bytes) else data[p[0] : p[1]] for p in self.keep)
+        view = memoryview(data)  # slices of a view are not copied before the join
+        return b"".join([p if isinstance(p, bytes) else view[p[0] : p[1]] for p in self.keep])
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def findings(block: bytes, where: str, parsed: Parsed) -> None:
         parsed.unparseable(where, exc, len(block))
         return
     before = len(parsed.findings)
+    if primary:
+        parsed.extra["orientation_read"] = 1  # the first EXIF block parsed: Pillow would find the same tag
     for ifd in tiff.ifds:
         _ifd_findings(tiff, ifd, f"{where} > {ifd.name}", parsed, primary, file_mode=False)
     if len(parsed.findings) == before:
