@@ -99,7 +99,8 @@ def main() -> None:
         if not files:
             big = work / "twelve_megapixel.jpg"
             big.write_bytes(twelve_megapixel_jpeg())
-            files = [big, *sorted(p for p in CORPUS.glob("*") if p.suffix not in (".md", ".tsv") and p.name != "SHA256SUMS")]
+            corpus = (p for p in CORPUS.glob("*") if p.suffix not in (".md", ".tsv") and p.name != "SHA256SUMS")
+            files = [big, *sorted(corpus)]
         tools = {"exiftool": shutil.which("exiftool"), "mat2": shutil.which("mat2")}
         print(f"{'file':52} {'strip ms':>9} {'inspect':>9} {'exiftool':>9} {'mat2':>9}  exiftool/strip  mat2/strip")
         for path in files:
