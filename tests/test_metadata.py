@@ -144,6 +144,15 @@ def test_jpeg_with_orientation_is_reencoded_upright_and_says_so() -> None:
     assert np.abs(decoded.pixels.astype(int) - upright).mean() < 4
 
 
+def test_orientation_only_in_xmp_is_applied_like_decode_does() -> None:
+    packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    data = save(pixels(96, 64), "JPEG", xmp=packet)
+    assert imaging.decode(data).orientation == 6
+    result = metadata.strip(data)
+    decoded = imaging.decode(result.data)
+    assert (decoded.width, decoded.height, decoded.orientation) == (64, 96, 1) and not result.lossless
+
+
 def test_jpeg_adobe_app14_is_structure_and_kept() -> None:
     data = save(pixels().convert("CMYK"), "JPEG", quality=90, exif=exif_bytes(gps=False))
     report = metadata.inspect(data)

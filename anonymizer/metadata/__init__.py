@@ -86,11 +86,13 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
     if reader.rebuild is None:
         return _reencode(data, limits, report, parsed, reader.reencode_why)
     orientation = parsed.orientation
-    if orientation == 1 and parsed.exif_blocks and "orientation_read" not in parsed.extra:
-        orientation = _pillow_orientation(data)  # our parse of the first EXIF failed; ask Pillow, as decode will
+    unsure = (parsed.exif_blocks and "orientation_read" not in parsed.extra) or "xmp" in parsed.extra
+    if orientation == 1 and unsure:
+        orientation = _pillow_orientation(data)  # decode rotates as Pillow reads it (EXIF, else XMP): ask Pillow
     if orientation != 1:
         words = ORIENTATION_WORDS.get(orientation, str(orientation))
-        why = f"EXIF orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"
+        source = "EXIF" if parsed.orientation != 1 else "XMP or EXIF"
+        why = f"{source} orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"
         if name == "jpeg":
             why += "; a lossless JPEG rotation (jpegtran) is not available"
         return _reencode(data, limits, report, parsed, why)

@@ -96,6 +96,7 @@ def _describe(prefix: str, name: str, value: bytes) -> str:
 
 def findings(packet: bytes, where: str, parsed: Parsed) -> None:
     """Add one finding per telling property and one for the rest."""
+    parsed.extra["xmp"] = 1  # Pillow reads tiff:Orientation from XMP when EXIF has none
     props = _properties(packet[:SCAN_LIMIT])
     other: list[str] = []
     shown = 0
