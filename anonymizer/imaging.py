@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
 from .options import DEFAULT_LIMITS, Limits, OutputFormat
@@ -130,6 +130,7 @@ class Decoded:
     format: ImageFormat
     orientation: int
     frames: int
+    colour_profile: str = ""  # the profile the pixels were converted from to sRGB, if any
 
     @property
     def width(self) -> int:
@@ -177,6 +178,27 @@ def _to_array(im: Image.Image) -> Pixels:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def to_srgb(im: Image.Image) -> tuple[Image.Image, str]:
+    """Convert pixels from their embedded colour profile to sRGB, so the profile can be dropped without the
+    colours changing. Returns the image and the profile's description ('' if nothing was converted)."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return im, ""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = (ImageCms.getProfileDescription(source) or "embedded profile").strip()
+        if name.lower().startswith("srgb"):
+            return im, ""
+        mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(im, source, _SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return im, ""  # an unreadable profile: keep the pixels as they are; the profile is dropped anyway
+    return (converted or im), name[:60]
+
+
 def _open(data: bytes, limits: Limits) -> Image.Image:
     try:
         with warnings.catch_warnings():
@@ -211,12 +233,13 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
             im.load()
             if orientation in ORIENTATION_TRANSPOSE:
                 im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
+            im, profile = to_srgb(im)
             pixels = _to_array(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, MemoryError) as exc:
         raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
-    return Decoded(pixels=pixels, format=fmt, orientation=orientation, frames=frames)
+    return Decoded(pixels=pixels, format=fmt, orientation=orientation, frames=frames, colour_profile=profile)
 
 
 def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:

@@ -100,6 +100,7 @@ def _verify_output(data: bytes, width: int, height: int, limits: Limits) -> None
 def clean(data: bytes, options: CleanOptions | None = None, detector: Detector | None = None) -> CleanResult:
     """Obscure faces and regions, drop all metadata, and return the verified clean photo."""
     options = options or CleanOptions()
+    obscure.check_options(options)
     decoded = imaging.decode(data, options.limits)
     faces = _faces(decoded, options, detector)
     mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
@@ -109,6 +110,8 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     out = imaging.encode(pixels, target, options.quality)
     _verify_output(out, decoded.width, decoded.height, options.limits)
     notes: tuple[str, ...] = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
+    if decoded.colour_profile:
+        notes += (f"colours converted to sRGB from {decoded.colour_profile}",)
     if options.background is not Background.KEEP:
         notes += (f"obscured everything but the people ({options.background.value})",)
     return CleanResult(

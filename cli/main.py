@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -307,20 +306,25 @@ def demo_command(
 @app.command("serve")
 def serve_command(
     host: Annotated[
-        str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you know why.")
-    ] = os.environ.get("ANONYMIZER_HOST", "127.0.0.1"),
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = int(os.environ.get("ANONYMIZER_PORT", "8000")),
-    workers: Annotated[int, typer.Option(help="Photos processed at the same time.")] = 1,
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1). Keep loopback unless you know why.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Photos processed at the same time (default: up to 2).")] = None,
     allowed_origin: Annotated[
         list[str] | None, typer.Option(help="Web origin allowed to call the API (repeatable).")
     ] = None,
 ) -> None:
-    """Start the local web service and page (http://127.0.0.1:8000/ by default)."""
+    """Start the local web service and its page. Flags override the ANONYMIZER_* environment variables."""
     from anonymizer.api.server import serve
     from anonymizer.api.settings import Settings
 
-    settings = Settings.from_env(host=host, port=port, workers=workers, allowed_origins=tuple(allowed_origin or ()))
-    render.out.print(f"page: http://{host}:{port}/   API docs: http://{host}:{port}/docs   (Ctrl-C to stop)")
+    try:
+        settings = Settings.from_env(host=host, port=port, workers=workers, allowed_origins=tuple(allowed_origin or ()))
+    except AnonymizerError as exc:
+        render.error("anonymize serve", str(exc))
+        raise typer.Exit(2) from None
+    url = settings.base_url
+    render.out.print(f"page: {url}/   API docs: {url}/docs   (Ctrl-C to stop)")
     serve(settings)
 
 

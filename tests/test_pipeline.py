@@ -153,3 +153,20 @@ def test_detect_reports_upright_size(sample_bytes: bytes) -> None:
     result = detect(sample_bytes, FakeDetector(FACE))
     assert (result.width, result.height) == (512, 512)
     assert [d.box for d in result.faces] == [FACE]
+
+
+def test_wide_gamut_colours_converted_to_srgb(metadata_corpus) -> None:  # type: ignore[no-untyped-def]
+    """An iPhone HEIC in Display P3: pixels are converted to sRGB before the profile is dropped."""
+    data = (metadata_corpus / "heic_gps_iphone8_IMG_1034.heic").read_bytes()
+    decoded = pipeline.imaging.decode(data)
+    assert "P3" in decoded.colour_profile
+    result = clean(data, CleanOptions(detect_faces=False))
+    assert any("sRGB" in note for note in result.notes)
+    assert inspect(result.data).is_clean
+
+
+def test_strength_past_the_floor_refused_even_without_faces(sample_bytes: bytes) -> None:
+    from anonymizer import OptionsError
+
+    with pytest.raises(OptionsError):
+        clean(sample_bytes, CleanOptions(detect_faces=False, strength=1000))
