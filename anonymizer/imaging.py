@@ -13,19 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from numpy.typing import NDArray
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
 from .options import DEFAULT_LIMITS, Limits, OutputFormat
 
-try:  # HEIC/HEIF support; a hard dependency, but keep the import error readable
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pillow_heif = None
-
+pillow_heif.register_heif_opener()  # HEIC/HEIF decoding
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = DEFAULT_LIMITS.max_pixels  # Pillow's own bomb check stays on, as a second line
 
@@ -173,7 +168,7 @@ def _orientation(im: Image.Image) -> int:
 def _to_array(im: Image.Image) -> Pixels:
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        im = im.point(lambda v: v / 256).convert("L")  # type: ignore[no-untyped-call]
+        im = im.point(lambda v: v / 256).convert("L")
     rgb = im.convert("RGBA" if has_alpha else "RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
