@@ -10,6 +10,8 @@ The photo is the sample portrait (anonymizer/data/sample.jpg) upscaled to --size
   obscure, paste), median and min of --runs calls after one warm-up call (models already loaded).
 - clean(): the whole pipeline (decode, faces, obscure, encode, verify) with --background keep, blur and fill;
   the extra time is the difference of medians from keep. Runs are interleaved so load drifts hit all alike.
+- wall is elapsed time; CPU is the process's CPU time (all threads), which other load on the machine
+  disturbs much less than wall time.
 - peak memory: the process's peak RSS after one clean() in a fresh process per setting (ru_maxrss), and the
   extra over keep; plus the peak of traced (numpy) allocations during one obscure_background call.
 
@@ -51,14 +53,17 @@ def photo(size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
+Timing = tuple[float, float]  # wall ms, CPU ms (all threads of this process)
+
+
+def timed(call: Callable[[], object]) -> Timing:
+    start, cpu = time.perf_counter(), time.process_time()
     call()
-    return (time.perf_counter() - start) * 1000
+    return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
 
 
-def bench_option(pixels: np.ndarray, runs: int) -> dict[Background, list[float]]:
-    times: dict[Background, list[float]] = {b: [] for b in SETTINGS[1:]}
+def bench_option(pixels: np.ndarray, runs: int) -> dict[Background, list[Timing]]:
+    times: dict[Background, list[Timing]] = {b: [] for b in SETTINGS[1:]}
     for background in times:
         segmentation.obscure_background(pixels, CleanOptions(background=background))  # warm-up
     for _ in range(runs):
@@ -68,8 +73,8 @@ def bench_option(pixels: np.ndarray, runs: int) -> dict[Background, list[float]]
     return times
 
 
-def bench_clean(data: bytes, runs: int) -> dict[Background, list[float]]:
-    times: dict[Background, list[float]] = {b: [] for b in SETTINGS}
+def bench_clean(data: bytes, runs: int) -> dict[Background, list[Timing]]:
+    times: dict[Background, list[Timing]] = {b: [] for b in SETTINGS}
     for background in SETTINGS:
         clean(data, CleanOptions(background=background))  # warm-up: every model loaded
     for _ in range(runs):
@@ -104,10 +109,14 @@ def peak_rss(size: str) -> dict[Background, float]:
     return peaks
 
 
-def row(name: str, values: list[float], base: float | None = None) -> str:
-    median = statistics.median(values)
-    extra = "" if base is None else f"{median - base:+.0f}"
-    return f"| {name} | {median:.0f} | {min(values):.0f} | {extra} |"
+def medians(values: list[Timing]) -> Timing:
+    return statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
+
+
+def row(name: str, values: list[Timing], base: Timing | None = None) -> str:
+    wall, cpu = medians(values)
+    extra = "| |" if base is None else f"| {wall - base[0]:+.0f} | {cpu - base[1]:+.0f} |"
+    return f"| {name} | {wall:.0f} | {min(v[0] for v in values):.0f} | {cpu:.0f} {extra}"
 
 
 def main() -> None:
@@ -125,11 +134,11 @@ def main() -> None:
     option = bench_option(pixels, args.runs)
     whole = bench_clean(data, args.runs)
     rss = peak_rss(args.size)
-    keep = statistics.median(whole[Background.KEEP])
+    keep = medians(whole[Background.KEEP])
     print(f"Photo: sample portrait upscaled to {width}x{height} ({width * height / 1e6:.1f} MP), JPEG q92, "
           f"{len(data) / 1e6:.1f} MB; {args.runs} runs; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n")
-    print("| what | median ms | min ms | extra over keep ms |")
-    print("|---|---:|---:|---:|")
+    print("| what | median wall ms | min wall ms | median CPU ms | extra wall ms | extra CPU ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     for background, values in option.items():
         print(row(f"obscure_background ({background.value})", values))
     for background, values in whole.items():
