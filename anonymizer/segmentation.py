@@ -42,7 +42,7 @@ class SegmentationModel:
     size: tuple[int, int]
 
 
-#: name -> model. The square model serves portrait and square photos, the landscape one wide photos.
+#: name -> model. The square model serves portrait, square and 4:3 photos, the landscape one wider photos.
 MODELS: dict[str, SegmentationModel] = {
     "portrait": SegmentationModel("selfie_segmentation.tflite", (256, 256)),
     "landscape": SegmentationModel("selfie_segmentation_landscape.tflite", (256, 144)),
@@ -81,8 +81,10 @@ class _Segmenter:
         """Person confidence at the model's input size, for `rgb` already resized to it."""
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
-            result = self._task.segment(image)
-            masks = result.confidence_masks
+            try:
+                masks = self._task.segment(image).confidence_masks
+            except Exception as exc:  # a failing model is a ModelError, never "no person"
+                raise ModelError(f"segmentation model {self.model.file} failed: {exc}") from exc
             if not masks:
                 raise ModelError(f"segmentation model {self.model.file} returned no confidence mask")
             view = masks[-1].numpy_view()
