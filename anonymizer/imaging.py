@@ -11,6 +11,7 @@ import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pillow_heif
@@ -25,6 +26,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = DEFAULT_LIMITS.max_pixels  # Pillow's own bomb check stays on, as a second line
 
 Pixels = NDArray[np.uint8]
+T = TypeVar("T")
 
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
 AVIF_BRANDS = {b"avif", b"avis"}
@@ -166,11 +168,14 @@ def _orientation(im: Image.Image) -> int:
 
 
 def _to_array(im: Image.Image) -> Pixels:
+    """Pixels as a (read-only) uint8 array, with as few full-size copies as possible."""
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         im = im.point(lambda v: v / 256).convert("L")
-    rgb = im.convert("RGBA" if has_alpha else "RGB")
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    wanted = "RGBA" if has_alpha else "RGB"
+    if im.mode != wanted:
+        im = im.convert(wanted)
+    return np.asarray(im, dtype=np.uint8)
 
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -214,6 +219,27 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
+def _upright(im: Image.Image, orientation: int) -> tuple[Pixels, str]:
+    im.seek(0)
+    im.load()
+    if orientation in ORIENTATION_TRANSPOSE:
+        im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
+    im, profile = to_srgb(im)
+    return _to_array(im), profile
+
+
+def _guarded(step: Callable[[], T]) -> T:
+    """Run a decoding step, turning whatever the decoders raise into our typed errors."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return step()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, MemoryError) as exc:
+        raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
+
+
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     """Decode `data` to upright RGB(A) pixels; raises InputError subclasses on bad input."""
     check_size(data, limits)
@@ -221,20 +247,25 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     im = _open(data, limits)
     orientation = _orientation(im)
     frames = int(getattr(im, "n_frames", 1) or 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im.seek(0)
-            im.load()
-            if orientation in ORIENTATION_TRANSPOSE:
-                im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
-            im, profile = to_srgb(im)
-            pixels = _to_array(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, MemoryError) as exc:
-        raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
+    pixels, profile = _guarded(lambda: _upright(im, orientation))
     return Decoded(pixels=pixels, format=fmt, orientation=orientation, frames=frames, colour_profile=profile)
+
+
+def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+    """Decode all of `data` as cheaply as possible (JPEG at 1/8 scale: every entropy-coded byte is still read)
+    and return (width, height, orientation tag). For verifying our own output without a second full copy."""
+    check_size(data, limits)
+    sniff(data)
+    im = _open(data, limits)
+    width, height, orientation = im.width, im.height, _orientation(im)
+
+    def load() -> None:
+        if im.format == "JPEG":
+            im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        im.load()
+
+    _guarded(load)
+    return width, height, orientation
 
 
 def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import imaging, metadata, obscure, regions, segmentation
 from .errors import InputError, VerificationError
 from .faces import Detector, get_detector
@@ -90,11 +88,31 @@ def _verify_metadata(data: bytes, limits: Limits) -> Report:
 def _verify_output(data: bytes, width: int, height: int, limits: Limits) -> None:
     _verify_metadata(data, limits)
     try:
-        check = imaging.decode(data, limits)
+        size_and_orientation = imaging.check_decodes(data, limits)
     except InputError as exc:
         raise VerificationError(f"output does not decode: {exc}") from exc
-    if (check.width, check.height) != (width, height) or check.orientation != 1:
+    if size_and_orientation != (width, height, 1):
         raise VerificationError("output size or orientation differs from the upright input")
+
+
+def _notes(decoded: Decoded, options: CleanOptions) -> tuple[str, ...]:
+    notes: tuple[str, ...] = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
+    if decoded.colour_profile:
+        notes += (f"colours converted to sRGB from {decoded.colour_profile}",)
+    if options.background is not Background.KEEP:
+        notes += (f"obscured everything but the people ({options.background.value})",)
+    return notes
+
+
+def _obscured(
+    decoded: Decoded, options: CleanOptions, detector: Detector | None
+) -> tuple[imaging.Pixels, tuple[Detection, ...], bool]:
+    """The upright pixels with background, faces and regions obscured; the faces; whether anything was."""
+    faces = _faces(decoded, options, detector)
+    mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
+    base = segmentation.obscure_background(decoded.pixels, options)  # the room first, faces and regions on top
+    touched = bool(mask.any())
+    return (obscure.apply(base, mask, options) if touched else base), faces, touched
 
 
 def clean(data: bytes, options: CleanOptions | None = None, detector: Detector | None = None) -> CleanResult:
@@ -102,26 +120,21 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     options = options or CleanOptions()
     obscure.check_options(options)
     decoded = imaging.decode(data, options.limits)
-    faces = _faces(decoded, options, detector)
-    mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
-    base = segmentation.obscure_background(decoded.pixels, options)  # the room first, faces and regions on top
-    pixels = obscure.apply(base, mask, options) if mask.any() else base
+    pixels, faces, touched = _obscured(decoded, options, detector)
+    width, height, orientation, notes = decoded.width, decoded.height, decoded.orientation, _notes(decoded, options)
     target = imaging.output_format(decoded.format, options.output_format)
+    del decoded  # large photos: keep one full-size copy alive while encoding, not two
     out = imaging.encode(pixels, target, options.quality)
-    _verify_output(out, decoded.width, decoded.height, options.limits)
-    notes: tuple[str, ...] = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
-    if decoded.colour_profile:
-        notes += (f"colours converted to sRGB from {decoded.colour_profile}",)
-    if options.background is not Background.KEEP:
-        notes += (f"obscured everything but the people ({options.background.value})",)
+    del pixels
+    _verify_output(out, width, height, options.limits)
     return CleanResult(
         data=out,
         format=target,
-        width=decoded.width,
-        height=decoded.height,
+        width=width,
+        height=height,
         faces=faces,
-        regions_obscured=bool(np.any(mask)),
-        orientation_applied=decoded.orientation,
+        regions_obscured=touched,
+        orientation_applied=orientation,
         removed=_input_report(data, options.limits),
         notes=notes,
     )
