@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +48,13 @@ LIMITS = Limits()
 SUFFIX_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
 Photos = Annotated[list[Path], typer.Argument(help="Photos or folders (folders are searched for images).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary instead.")]
+OutOption = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (one photo only).")]
+OutDirOption = Annotated[Path | None, typer.Option("--out-dir", help="Folder for the clean copies.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+InPlaceOption = Annotated[
+    bool, typer.Option("--in-place", help="Replace each photo by its clean copy, atomically, once verified.")
+]
+EXTENSIONS = {"jpeg": "jpg"}
 
 
 @dataclass
@@ -78,28 +87,54 @@ def _regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: 
     )
 
 
-def _target(path: Path, ext: str, out: Path | None, out_dir: Path | None, in_place: bool) -> Path:
-    if in_place:
-        if ext.lower() not in {path.suffix.lower(), ".jpeg" if path.suffix.lower() == ".jpg" else ext}:
-            raise FileProblem(f"cannot clean in place: the clean copy is {ext} but the file is {path.suffix}")
-        return path
-    target = output_path(path, ext, out, out_dir)
-    if target.resolve() == path.resolve():
-        raise FileProblem("the output would replace the original; use --in-place to do that on purpose")
-    return target
+@dataclass(frozen=True)
+class Destination:
+    """Where outputs go: -o FILE, --out-dir DIR, NAME-clean.EXT next to the input, or the input itself."""
+
+    out: Path | None = None
+    out_dir: Path | None = None
+    force: bool = False
+    in_place: bool = False
+
+    def target(self, path: Path, fmt: str) -> Path:
+        same = SUFFIX_FORMATS.get(path.suffix.lower()) == fmt
+        if self.in_place:
+            if not same:
+                raise FileProblem(
+                    f"cannot replace in place: the clean copy is {fmt.upper()} but the file is {path.suffix}"
+                )
+            return path
+        target = output_path(path, path.suffix if same else f".{EXTENSIONS.get(fmt, fmt)}", self.out, self.out_dir)
+        if target.resolve() == path.resolve():
+            raise FileProblem("the output would replace the original; use --in-place to do that on purpose")
+        return target
+
+    def write(self, path: Path, data: bytes, fmt: str) -> Path:
+        target = self.target(path, fmt)
+        write_atomic(target, data, like=path, force=self.force or self.in_place)
+        return target
 
 
-def _clean_one(path: Path, options: CleanOptions, where: dict[str, Any], batch: Batch, quiet: bool) -> None:
-    try:
-        result = clean(read_input(path, LIMITS.max_bytes), options)
-        target = _target(path, result.format.extension, where["out"], where["out_dir"], where["in_place"])
-        write_atomic(target, result.data, like=path, force=where["force"] or where["in_place"])
-    except (FileProblem, AnonymizerError) as exc:
-        batch.fail(path, str(exc), quiet)
-        return
-    batch.done.append({"file": str(path), "output": str(target), **summary.clean_result(result)})
-    if not quiet:
-        render.clean_line(str(path), str(target), result)
+# One file's job: input bytes -> (output bytes, output format, JSON summary, line for humans).
+Job = Callable[[bytes], tuple[bytes, str, dict[str, Any], str]]
+
+
+def _run(paths: list[Path], job: Job, dest: Destination, quiet: bool) -> Batch:
+    """Run `job` on each file and write its output; one bad file never stops the others."""
+    batch = Batch()
+    progress = _progress(paths, quiet)
+    with progress or contextlib.nullcontext():
+        for path in progress.track(paths, description="Working") if progress else paths:
+            try:
+                data, fmt, info, line = job(read_input(path, LIMITS.max_bytes))
+                target = dest.write(path, data, fmt)
+            except (FileProblem, AnonymizerError) as exc:
+                batch.fail(path, str(exc), quiet)
+                continue
+            batch.done.append({"file": str(path), "output": str(target), **info})
+            if not quiet:
+                render.out.print(f"{path} -> {target}: {line}", soft_wrap=True)
+    return batch
 
 
 def _finish(batch: Batch, as_json: bool, verb: str) -> None:
@@ -113,6 +148,11 @@ def _finish(batch: Batch, as_json: bool, verb: str) -> None:
         raise typer.Exit(1)
 
 
+def _check_single_output(out: Path | None, paths: list[Path], in_place: bool) -> None:
+    if out is not None and (len(paths) != 1 or in_place):
+        raise typer.BadParameter("-o/--output takes exactly one photo and cannot be combined with --in-place")
+
+
 def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
     if fmt is OutputFormat.SAME and out is not None and out.suffix.lower() in SUFFIX_FORMATS:
         return OutputFormat(SUFFIX_FORMATS[out.suffix.lower()])
@@ -122,12 +162,10 @@ def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
 @app.command("clean")
 def clean_command(
     photos: Photos,
-    out: Annotated[Path | None, typer.Option("-o", "--output", help="Output file (one photo only).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Folder for the clean copies.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
-    in_place: Annotated[
-        bool, typer.Option("--in-place", help="Replace each photo by its clean copy, atomically.")
-    ] = False,
+    out: OutOption = None,
+    out_dir: OutDirOption = None,
+    force: ForceOption = False,
+    in_place: InPlaceOption = False,
     method: Annotated[Method, typer.Option(help="How faces and regions are obscured.")] = Method.BLUR,
     strength: Annotated[
         float | None, typer.Option(help="Cells across a region for blur/pixelate (fewer is stronger).")
@@ -153,8 +191,7 @@ def clean_command(
 ) -> None:
     """Obscure faces and marked regions, remove all metadata, and write NAME-clean.EXT next to each photo."""
     paths = list(walk(photos))
-    if out is not None and (len(paths) != 1 or in_place):
-        raise typer.BadParameter("-o/--output takes exactly one photo and cannot be combined with --in-place")
+    _check_single_output(out, paths, in_place)
     try:
         options = CleanOptions(
             method=method,
@@ -173,53 +210,38 @@ def clean_command(
     except (FileProblem, AnonymizerError) as exc:
         render.error("anonymize clean", str(exc))
         raise typer.Exit(2) from None
-    batch = Batch()
-    where = {"out": out, "out_dir": out_dir, "force": force, "in_place": in_place}
-    progress = _progress(paths, as_json)
-    if progress is None:
-        for path in paths:
-            _clean_one(path, options, where, batch, as_json)
-    else:
-        with progress:
-            for path in progress.track(paths, description="Cleaning"):
-                _clean_one(path, options, where, batch, as_json)
+
+    def job(data: bytes) -> tuple[bytes, str, dict[str, Any], str]:
+        result = clean(data, options)
+        return result.data, result.format.name, summary.clean_result(result), render.clean_summary(result)
+
+    dest = Destination(out=out, out_dir=out_dir, force=force, in_place=in_place)
+    batch = _run(paths, job, dest, as_json)
     _finish(batch, as_json, "cleaned")
 
 
 @app.command("strip")
 def strip_command(
     photos: Photos,
-    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Folder for the clean copies.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    out: OutOption = None,
+    out_dir: OutDirOption = None,
+    force: ForceOption = False,
+    in_place: InPlaceOption = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Remove metadata only (faces untouched), keeping the pixel data unchanged where the format allows."""
-    batch = Batch()
-    for path in walk(photos):
-        try:
-            result = strip(read_input(path, LIMITS.max_bytes))
-            same = SUFFIX_FORMATS.get(path.suffix.lower()) == result.format
-            ext = path.suffix if same else "." + {"jpeg": "jpg"}.get(result.format, result.format)
-            target = output_path(path, ext, None, out_dir)
-            write_atomic(target, result.data, like=path, force=force)
-        except (FileProblem, AnonymizerError) as exc:
-            batch.fail(path, str(exc), as_json)
-            continue
+    paths = list(walk(photos))
+    _check_single_output(out, paths, in_place)
+
+    def job(data: bytes) -> tuple[bytes, str, dict[str, Any], str]:
+        result = strip(data)
         removed = len(result.removed.identifying)
-        batch.done.append(
-            {
-                "file": str(path),
-                "output": str(target),
-                "lossless": result.lossless,
-                "metadata_removed": removed,
-                "notes": list(result.notes),
-            }
-        )
-        if not as_json:
-            how = "pixels untouched" if result.lossless else "re-encoded"
-            notes = "".join(f", {n}" for n in result.notes)
-            render.out.print(f"[green]stripped[/] {path} -> {target}: {removed} item(s) removed, {how}{notes}")
-    _finish(batch, as_json, "stripped")
+        info = {"lossless": result.lossless, "metadata_removed": removed, "notes": list(result.notes)}
+        how = "pixels untouched" if result.lossless else "re-encoded"
+        line = f"{removed} metadata item(s) removed, {how}" + "".join(f", {n}" for n in result.notes)
+        return result.data, result.format, info, line
+
+    _finish(_run(paths, job, Destination(out, out_dir, force, in_place), as_json), as_json, "stripped")
 
 
 @app.command("inspect")
@@ -300,7 +322,7 @@ def demo_command(
     except (FileProblem, AnonymizerError, OSError) as exc:
         render.error("demo", str(exc))
         raise typer.Exit(1) from None
-    render.clean_line(str(original), str(target), result)
+    render.out.print(f"{original} -> {target}: {render.clean_summary(result)}", soft_wrap=True)
 
 
 @app.command("serve")

@@ -57,13 +57,14 @@ def faces_table(name: str, result: DetectResult) -> None:
     out.print(table)
 
 
-def clean_line(name: str, target: str, result: CleanResult) -> None:
+def clean_summary(result: CleanResult) -> str:
+    """One line for humans: what was obscured and removed."""
     removed = len(result.removed.identifying) if result.removed is not None else 0
     parts = [f"{len(result.faces)} face(s) obscured"]
-    if result.regions_obscured and result.faces == ():
+    if result.regions_obscured and not result.faces:
         parts.append("regions obscured")
     parts.append(f"{removed} metadata item(s) removed")
     if result.orientation_applied != 1:
         parts.append(f"rotated upright (EXIF orientation {result.orientation_applied})")
     parts.extend(result.notes)
-    out.print(f"[green]cleaned[/] {name} -> {target}: " + ", ".join(parts), soft_wrap=True)
+    return ", ".join(parts)

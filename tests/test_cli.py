@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from anonymizer.cli.main import app
 from PIL import Image
 from typer.testing import CliRunner
 
 from anonymizer import inspect
+from anonymizer.cli.main import app
 from tests.conftest import encode
 
 runner = CliRunner()
@@ -166,3 +166,27 @@ def test_installed_entry_point() -> None:
     command = [str(exe)] if exe.exists() else [shutil.which("anonymize") or "anonymize"]
     result = subprocess.run([*command, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
     assert result.returncode == 0 and "clean" in result.stdout and "inspect" in result.stdout
+
+
+def test_strip_output_options(photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "named.jpg"
+    code, _, err = invoke("strip", photo, "-o", out)
+    assert code == 0, err
+    assert inspect(out.read_bytes()).is_clean
+    code, _, err = invoke("strip", photo, "--in-place", "--json")
+    assert code == 0, err
+    assert inspect(photo.read_bytes()).is_clean
+
+
+def test_in_place_refuses_a_format_change(photo: Path) -> None:
+    before = photo.read_bytes()
+    code, _, err = invoke("clean", photo, "--in-place", "--format", "png")
+    assert code == 1 and "in place" in err
+    assert photo.read_bytes() == before
+
+
+def test_output_never_replaces_the_original(photo: Path) -> None:
+    before = photo.read_bytes()
+    code, _, err = invoke("clean", photo, "-o", photo, "--force")
+    assert code == 1 and "original" in err
+    assert photo.read_bytes() == before
