@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from . import obscure
 from .errors import InputError, ModelError
 from .models import model_bytes
+from .native import quiet_stderr
 from .options import Background, CleanOptions, Method
 
 RGB = NDArray[np.uint8]
@@ -74,7 +75,12 @@ class _Segmenter:
             output_confidence_masks=True,
             output_category_mask=False,
         )
-        self._task = vision.ImageSegmenter.create_from_options(options)
+        with quiet_stderr():  # LiteRT logs its set-up and first inference to stderr
+            self._task = vision.ImageSegmenter.create_from_options(options)
+            warm_up = mp.Image(
+                image_format=mp.ImageFormat.SRGB, data=np.zeros((model.size[1], model.size[0], 3), np.uint8)
+            )
+            self._task.segment(warm_up)
         self._lock = threading.Lock()
 
     def confidence(self, rgb: RGB) -> Confidence:
