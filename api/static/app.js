@@ -527,7 +527,7 @@
     ui.download.disabled = !ready;
     ui.download.dataset.ready = String(ready);
     ui.downloadHint.textContent = !state.photo ? 'Saved under a neutral name, never the original\'s.'
-      : ready ? `Saves as photo-clean.${state.result.ext}, without the original's name.`
+      : ready ? `Saved as photo-clean.${state.result.ext}, never under the original's name.`
         : 'Preparing the clean copy…';
   }
 
@@ -557,6 +557,8 @@
     ui.stage.hidden = true;
     ui.dropzone.hidden = false;
     ui.close.disabled = true;
+    ui.open.classList.add('primary');
+    ui.download.classList.remove('primary');
     ui.undo.disabled = ui.redo.disabled = true;
     ui.resultFrame.setAttribute('aria-busy', 'false');
     ui.metaBefore.replaceChildren(node('p', { class: 'hint', text: 'Nothing opened yet.' }));
@@ -588,6 +590,8 @@
       ui.stage.hidden = false;
       ui.dropzone.hidden = true;
       ui.close.disabled = false;
+      ui.open.classList.remove('primary');
+      ui.download.classList.add('primary');
       sizePaintLayer();
       renderBefore(found.metadata);
       showSize();
@@ -617,6 +621,9 @@
     if (mod && k === 'z') { event.preventDefault(); if (event.shiftKey) redo(); else undo(); }
     else if (mod && k === 'y') { event.preventDefault(); redo(); }
     else if (mod || event.altKey) return;
+    // Letter keys act only when no control has the focus, so they never get in the way of typing or of
+    // a screen reader's own keys on the form.
+    else if (event.target !== document.body && event.target !== ui.stage && event.target.id !== 'main') return;
     else if (k === 'b') setTool('brush');
     else if (k === 'e') setTool('eraser');
     else if (k === 'f') setTool('faces');
