@@ -57,6 +57,6 @@ def get_detector(name: str = "default") -> Detector:
                 _instances[key] = DETECTORS[key]()
             except ModelError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure to build a model is a ModelError
+            except Exception as exc:
                 raise ModelError(f"face detector {key!r} could not load: {exc}") from exc
         return _instances[key]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     LOCATION = "location"
     IDENTITY = "identity"
     DEVICE = "device"
