@@ -18,6 +18,16 @@ from .report import Category, Finding, Risk
 
 Piece = tuple[int, int] | bytes
 
+# Counts no honest photo comes near, so that a file made of thousands of tiny segments, chunks or boxes ends
+# in TooLargeError instead of millions of findings: a 200 MB PNG in 8 kB IDAT chunks has 25 000 parts, an
+# animated GIF of 10 000 frames 20 000.
+MAX_PARTS = 50_000
+MAX_FINDINGS = 50_000
+# Payloads (EXIF blocks, XMP packets, IPTC, Photoshop and C2PA blocks, trailers) read in detail per file; the
+# rest are listed with their size only. Real photos carry a handful; a file of 2000 copies of one EXIF block
+# would otherwise cost a millisecond of parsing each, in inspect and again in strip and clean.
+MAX_DETAILED = 64
+
 
 @dataclass
 class Parsed:
@@ -33,9 +43,28 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)  # reader-specific facts needed to rebuild
     pos: int = 0
+    parts: int = 0
+    payloads: int = 0
 
     def add(self, where: str, what: str, category: Category, size: int = 0, risk: Risk | None = None) -> None:
+        if len(self.findings) >= MAX_FINDINGS:
+            raise TooLargeError(f"{self.format.upper()} carries more than {MAX_FINDINGS} metadata items")
         self.findings.append(Finding(where=where, what=what, category=category, size=size, risk=risk))
+
+    def part(self) -> None:
+        """Count one segment, chunk, block or box of the container; TooLargeError past MAX_PARTS."""
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise TooLargeError(f"{self.format.upper()} is made of more than {MAX_PARTS} parts")
+
+    def detailed(self, where: str, kind: str, size: int) -> bool:
+        """Whether to read one more payload in detail; past MAX_DETAILED it is listed (never clean) instead."""
+        self.payloads += 1
+        if self.payloads <= MAX_DETAILED:
+            return True
+        self.add(where, f"{kind}, {human_size(size)} (not read: over {MAX_DETAILED} metadata blocks in this file)",
+                 Category.UNKNOWN, size, Risk.HIGH)
+        return False
 
     def structure(self, where: str, what: str, size: int = 0) -> None:
         self.add(where, what, Category.STRUCTURE, size)

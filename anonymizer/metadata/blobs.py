@@ -55,6 +55,7 @@ def icc_findings(profile: bytes, where: str, parsed: Parsed) -> None:
             parsed.notes.append(note)
 
 
+MAX_RECORDS = 10_000  # IPTC datasets or Photoshop resources read from one block; real ones hold dozens
 _IPTC: dict[int, tuple[Category, str]] = {
     5: (Category.IDENTITY, "object name"),
     25: (Category.IDENTITY, "keywords"),
@@ -81,8 +82,11 @@ _IPTC: dict[int, tuple[Category, str]] = {
 
 
 def iptc_findings(block: bytes, where: str, parsed: Parsed) -> None:
-    pos, other = 0, 0
-    while pos + 5 <= len(block) and block[pos] == 0x1C:
+    if not parsed.detailed(where, "IPTC block", len(block)):
+        return
+    pos, other, seen = 0, 0, 0
+    while pos + 5 <= len(block) and block[pos] == 0x1C and seen < MAX_RECORDS:
+        seen += 1
         record, dataset, length = block[pos + 1], block[pos + 2], int.from_bytes(block[pos + 3 : pos + 5], "big")
         if length & 0x8000:  # extended length: not used by real files; stop reading
             break
@@ -93,8 +97,10 @@ def iptc_findings(block: bytes, where: str, parsed: Parsed) -> None:
         else:
             parsed.add(f"{where} > IPTC 2:{dataset}", f"IPTC {entry[1]}: {printable(value)}", entry[0], length)
         pos += 5 + length
-    if other or pos == 0:
-        parsed.add(where, f"IPTC block, {human_size(len(block))}, {other} other fields", Category.UNKNOWN, len(block))
+    if other or pos == 0 or seen == MAX_RECORDS:
+        more = f" (only the first {MAX_RECORDS} read)" if seen == MAX_RECORDS else ""
+        parsed.add(where, f"IPTC block, {human_size(len(block))}, {other} other fields{more}", Category.UNKNOWN,
+                   len(block))
 
 
 _IRB_NAMES = {0x0404: "IPTC", 0x0409: "thumbnail", 0x040C: "thumbnail", 0x040F: "ICC profile",
@@ -103,8 +109,12 @@ _IRB_NAMES = {0x0404: "IPTC", 0x0409: "thumbnail", 0x040C: "thumbnail", 0x040F: 
 
 def irb_findings(block: bytes, where: str, parsed: Parsed) -> None:
     """Photoshop image resource blocks ('8BIM' records), as in JPEG APP13 or the TIFF Photoshop tag."""
-    pos, other = 0, []
+    if not parsed.detailed(where, "Photoshop resources", len(block)):
+        return
+    pos, other, names = 0, 0, list[str]()
     while pos + 12 <= len(block) and block[pos : pos + 4] in (b"8BIM", b"PHUT", b"AgHg", b"DCSR"):
+        if other >= MAX_RECORDS:
+            break
         rid = int.from_bytes(block[pos + 4 : pos + 6], "big")
         name_len = block[pos + 6]
         pos += 6 + ((name_len + 2) & ~1)
@@ -126,11 +136,13 @@ def irb_findings(block: bytes, where: str, parsed: Parsed) -> None:
         elif rid == 0x0424:
             parsed.add(here, f"XMP in Photoshop resources, {human_size(size)}", Category.UNKNOWN, size)
         else:
-            other.append(_IRB_NAMES.get(rid, f"{rid:#06x}"))
+            other += 1
+            if len(names) < 8:
+                names.append(_IRB_NAMES.get(rid, f"{rid:#06x}"))
         pos += 4 + size + (size & 1)
     if other or pos == 0:
-        names = ", ".join(other[:8]) + (" …" if len(other) > 8 else "")
-        parsed.add(where, f"other Photoshop resources ({len(other)}): {names}", Category.SOFTWARE, len(block), Risk.LOW)
+        text = ", ".join(names) + (" …" if other > 8 else "")
+        parsed.add(where, f"other Photoshop resources ({other}): {text}", Category.SOFTWARE, len(block), Risk.LOW)
 
 
 _C2PA_AUTHOR = re.compile(rb'"author"\s*:\s*\[?\s*\{[^}]{0,400}?"name"\s*:\s*"([^"]{1,100})"')
@@ -154,6 +166,8 @@ def _cbor_text_after(payload: bytes, key: bytes) -> str:
 
 def c2pa_findings(payload: bytes, where: str, parsed: Parsed, first: bool = True) -> None:
     """A JUMBF box or part of one; C2PA manifests name the author, tools, edits and sometimes the place."""
+    if not parsed.detailed(where, "JUMBF box", len(payload)):
+        return
     is_c2pa = b"c2pa" in payload
     if first:
         kind = "C2PA content credentials (JUMBF)" if is_c2pa else "JUMBF box"
@@ -190,7 +204,7 @@ def trailer_findings(data: bytes, start: int, where: str, parsed: Parsed, end: i
     """Everything from `start` to `end` lies outside the image and goes; say what it looks like."""
     end = len(data) if end is None else end
     size = end - start
-    if size <= 0:
+    if size <= 0 or not parsed.detailed(where, "data after the image", size):
         return
     head = data[start : start + min(size, SCAN_LIMIT)]
     tail = data[max(start, end - 4096) : end]

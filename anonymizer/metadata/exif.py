@@ -85,6 +85,8 @@ def findings(block: bytes, where: str, parsed: Parsed) -> None:
     """
     primary = parsed.exif_blocks == 0
     parsed.exif_blocks += 1
+    if not primary and not parsed.detailed(where, "EXIF block", len(block)):
+        return
     try:
         tiff = tiffwalk.read(block, parsed.limits)
     except CorruptImageError as exc:

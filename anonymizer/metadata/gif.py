@@ -7,25 +7,31 @@ plain-text extensions and anything after the trailer.
 
 from __future__ import annotations
 
-from ..errors import CorruptImageError
+from ..errors import CorruptImageError, TooLargeError
 from . import blobs, xmp
-from .base import Parsed, human_size, need, printable, tag_name, u8
+from .base import Parsed, check_item, human_size, need, printable, tag_name, u8
 from .report import Category, Risk
 
 LOOPING = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}
+# Data sub-blocks in one file. Encoders fill them (255 bytes each), so an honest 200 MB GIF has 800 000;
+# a hostile one made of 1-byte blocks would otherwise cost a Python loop turn every two bytes.
+MAX_SUB_BLOCKS = 1_000_000
 
 
-def _blocks(data: bytes, pos: int) -> tuple[int, bytes]:
+def _blocks(data: bytes, pos: int, parsed: Parsed) -> tuple[int, bytes]:
     """Skip a chain of data sub-blocks; return the offset after its terminator and the first block."""
-    first = b""
-    while True:
-        size = u8(data, pos, "GIF sub-block size")
-        if size == 0:
-            return pos + 1, first
-        need(data, pos + 1, size, "GIF sub-block")
-        if not first:
-            first = data[pos + 1 : pos + 1 + size]
-        pos += 1 + size
+    first = data[pos + 1 : pos + 1 + u8(data, pos, "GIF sub-block size")]
+    budget = MAX_SUB_BLOCKS - parsed.extra.get("sub_blocks", 0)
+    end, count = len(data), 0
+    while pos < end and data[pos]:  # kept tight: this runs once per block
+        pos += 1 + data[pos]
+        count += 1
+        if count > budget:
+            raise TooLargeError(f"GIF is made of more than {MAX_SUB_BLOCKS} data blocks")
+    if pos >= end:
+        raise CorruptImageError("GIF data blocks run past the end of the file (truncated or corrupt)")
+    parsed.extra["sub_blocks"] = MAX_SUB_BLOCKS - budget + count
+    return pos + 1, first
 
 
 def _joined(data: bytes, pos: int, end: int) -> bytes:
@@ -45,6 +51,7 @@ def parse(data: bytes, parsed: Parsed) -> None:
     parsed.structure("GIF header", f"GIF {int.from_bytes(data[6:8], 'little')}x{int.from_bytes(data[8:10], 'little')}")
     while True:
         parsed.pos = pos
+        parsed.part()
         kind = u8(data, pos, "GIF block")
         if kind == 0x3B:
             parsed.keep.append((pos, pos + 1))
@@ -65,7 +72,7 @@ def _image(data: bytes, pos: int, parsed: Parsed) -> int:
     start = pos
     pos += 10 + (3 * (2 << (packed & 7)) if packed & 0x80 else 0)
     need(data, pos, 1, "GIF LZW code size")
-    end, _ = _blocks(data, pos + 1)
+    end, _ = _blocks(data, pos + 1, parsed)
     parsed.keep.append((start, end))
     parsed.structure(f"GIF image @ {start:#x}", "image data", end - start)
     return end
@@ -73,7 +80,8 @@ def _image(data: bytes, pos: int, parsed: Parsed) -> int:
 
 def _extension(data: bytes, pos: int, parsed: Parsed) -> int:
     label = u8(data, pos + 1, "GIF extension label")
-    end, first = _blocks(data, pos + 2)
+    end, first = _blocks(data, pos + 2, parsed)
+    check_item(end - pos, parsed.limits, f"GIF extension {label:#04x}")
     where = f"GIF extension {label:#04x} @ {pos:#x}"
     if label == 0xF9:
         parsed.keep.append((pos, end))

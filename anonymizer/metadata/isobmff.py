@@ -18,6 +18,7 @@ from .isobmff_items import describe_items
 from .isobmff_model import MAX_EXTENTS, MAX_ITEMS, Heif
 from .report import Category, Risk
 
+MAX_BOXES = 2 * MAX_ITEMS  # in any one box: items, properties and top-level boxes are each far fewer
 STRUCTURE_PROPERTIES = {b"ispe", b"pixi", b"hvcC", b"av1C", b"irot", b"imir", b"clap", b"auxC", b"pasp", b"lsel",
                         b"a1op", b"a1lx", b"rloc", b"jpgC", b"vvcC", b"clli", b"mdcv", b"cclv", b"amve", b"colr"}
 def _box(data: bytes, pos: int, end: int) -> tuple[bytes, int, int]:
@@ -37,8 +38,11 @@ def _box(data: bytes, pos: int, end: int) -> tuple[bytes, int, int]:
 
 
 def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int, int]]:
-    found, pos = [], start
+    found: list[tuple[bytes, int, int, int]] = []
+    pos = start
     while pos + 8 <= end:
+        if len(found) >= MAX_BOXES:
+            raise TooLargeError(f"a HEIF box holds more than {MAX_BOXES} boxes")
         kind, body, box_end = _box(data, pos, end)
         found.append((kind, pos, body, box_end))
         pos = box_end
@@ -96,6 +100,8 @@ def _top_unknown(data: bytes, kind: bytes, where: str, body: int, end: int, pars
 
 def _meta(data: bytes, where: str, body: int, end: int, parsed: Parsed, heif: Heif) -> None:
     check_item(end - body, parsed.limits, "HEIF meta box")
+    if heif.items or heif.properties:  # a second meta box would add to the first one's items
+        raise CorruptImageError("HEIF file has more than one meta box")
     for kind, _start, child, child_end in _children(data, body + 4, end):
         here = f"{where} > '{tag_name(kind)}'"
         handler = META.get(kind)
@@ -179,6 +185,9 @@ def _iref(data: bytes, body: int, end: int, heif: Heif, parsed: Parsed, where: s
         count = u16(data, child + step, "iref count")
         if child + step + 2 + count * step > child_end:
             raise CorruptImageError(f"HEIF reference '{tag_name(kind)}' lists more items than its box holds")
+        heif.links += count
+        if heif.links > MAX_EXTENTS:
+            raise TooLargeError(f"HEIF items have more than {MAX_EXTENTS} references and properties in all")
         targets = [read(data, child + step + 2 + i * step, "iref to") for i in range(count)]
         heif.refs.append((kind, source, targets))
     parsed.structure(where, f"item references ({len(heif.refs)})")
@@ -187,15 +196,19 @@ def _iref(data: bytes, body: int, end: int, heif: Heif, parsed: Parsed, where: s
 def _iprp(data: bytes, body: int, end: int, heif: Heif, parsed: Parsed, where: str) -> None:
     for kind, pos, child, child_end in _children(data, body, end):
         if kind == b"ipco":
+            first = len(heif.properties)
             heif.properties.extend((k, b, e) for k, _p, b, e in _children(data, child, child_end))
-            _properties(data, heif, parsed, f"{where} > 'ipco' @ {pos:#x}")
+            if len(heif.properties) > MAX_BOXES:
+                raise TooLargeError(f"HEIF declares more than {MAX_BOXES} item properties")
+            _properties(data, heif, parsed, f"{where} > 'ipco' @ {pos:#x}", first)
         elif kind == b"ipma":
             _ipma(data, child, child_end, heif)
     parsed.structure(where, f"item properties ({len(heif.properties)})")
 
 
-def _properties(data: bytes, heif: Heif, parsed: Parsed, where: str) -> None:
-    for index, (kind, body, end) in enumerate(heif.properties, start=1):
+def _properties(data: bytes, heif: Heif, parsed: Parsed, where: str, first: int) -> None:
+    """Findings for the properties from number `first` on (those of one ipco box)."""
+    for index, (kind, body, end) in enumerate(heif.properties[first:], start=first + 1):
         here = f"{where} > property {index} '{tag_name(kind)}'"
         if kind == b"colr" and data[body : body + 4] in (b"prof", b"rICC"):
             blobs.icc_findings(data[body + 4 : end], here, parsed)
@@ -215,6 +228,9 @@ def _ipma(data: bytes, body: int, end: int, heif: Heif) -> None:
         pos += 2 if version < 1 else 4
         n = u8(data, pos, "ipma associations")
         pos += 1
+        heif.links += n
+        if heif.links > MAX_EXTENTS:
+            raise TooLargeError(f"HEIF items have more than {MAX_EXTENTS} references and properties in all")
         for _ in range(n):
             value = u16(data, pos, "ipma entry") & 0x7FFF if flags & 1 else u8(data, pos, "ipma entry") & 0x7F
             pos += 2 if flags & 1 else 1

@@ -29,6 +29,7 @@ class Heif:
     refs: list[tuple[bytes, int, list[int]]] = field(default_factory=list)  # type, from, to
     primary: int = -1
     idat: tuple[int, int] = (0, 0)
+    links: int = 0  # item references and property associations read so far, bounded by MAX_EXTENTS
 
     def item(self, item_id: int) -> Item:
         if item_id not in self.items:

@@ -16,6 +16,7 @@ from .base import SOF_MARKERS, Parsed, human_size, need, printable, tag_name, u1
 from .report import Category, Risk
 
 _ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+_FILL = re.compile(rb"\xff+")
 STRUCTURE_MARKERS = {0xDB: "quantisation tables", 0xC4: "Huffman tables", 0xCC: "arithmetic coding tables",
                      0xDD: "restart interval", 0xDC: "number of lines", 0xDF: "expand reference"}
 PROCESS = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive", 0xC3: "lossless"}
@@ -33,6 +34,7 @@ def parse(data: bytes, parsed: Parsed) -> None:
     pos = 2
     while True:
         parsed.pos = pos
+        parsed.part()
         marker, start, pos = _next_marker(data, pos)
         if marker == 0xD9:
             parsed.keep.append(b"\xff\xd9")
@@ -57,8 +59,8 @@ def _next_marker(data: bytes, pos: int) -> tuple[int, int, int]:
     if data[pos] != 0xFF:
         raise CorruptImageError(f"expected a JPEG marker at offset {pos:#x}")
     start = pos
-    while pos + 1 < len(data) and data[pos + 1] == 0xFF:  # fill bytes
-        pos += 1
+    fill = _FILL.match(data, pos)  # fill bytes: a run of 0xFF before the marker
+    pos = fill.end() - 1 if fill else pos
     need(data, pos, 2, "JPEG marker")
     return data[pos + 1], start, pos + 2
 

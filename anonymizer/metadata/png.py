@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
-from ..errors import CorruptImageError
+from ..errors import CorruptImageError, TooLargeError
 from . import blobs, exif, xmp
 from .base import Parsed, check_item, human_size, need, printable, tag_name, u32
 from .report import Category, Risk
@@ -59,6 +59,7 @@ def parse(data: bytes, parsed: Parsed) -> None:
     pos = 8
     while True:
         parsed.pos = pos
+        parsed.part()
         length, kind = u32(data, pos, "PNG chunk length"), data[pos + 4 : pos + 8]
         if length > 0x7FFFFFFF:
             raise CorruptImageError(f"PNG chunk at offset {pos:#x} claims an impossible length")
@@ -95,11 +96,18 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> No
 
 
 def _inflate(raw: bytes, parsed: Parsed) -> bytes:
+    """Decompress a zTXt/iTXt/iCCP payload: at most 16 MB from one chunk, and at most max_item_bytes from
+    all of a file's chunks together (a few kB of zlib can claim gigabytes, and a file can hold many)."""
+    budget = parsed.limits.max_item_bytes - parsed.extra.get("inflated", 0)
+    if budget <= 0:
+        raise TooLargeError(f"compressed PNG chunks expand to more than {parsed.limits.max_item_bytes} bytes in all")
     try:
         inflater = zlib.decompressobj()
-        return inflater.decompress(raw, min(parsed.limits.max_item_bytes, 16 * DISPLAY_LIMIT))
+        out = inflater.decompress(raw, min(budget, 16 * DISPLAY_LIMIT))
     except zlib.error as exc:
         raise CorruptImageError(f"compressed PNG text cannot be read ({exc})") from exc
+    parsed.extra["inflated"] = parsed.extra.get("inflated", 0) + len(out)
+    return out
 
 
 def _text(body: bytes, where: str, parsed: Parsed) -> None:

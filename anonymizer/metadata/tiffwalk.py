@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from ..errors import CorruptImageError, TooLargeError
 from ..options import Limits
-from .base import need, u16, u32
+from .base import check_item, need, u16, u32
 
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I"}
 MAX_IFDS = 256
+MAX_ENTRIES = 100_000  # over all IFDs: IFDs may overlap, so 256 of them could repeat 65 535 entries each
 
 # Tags that point to further IFDs, and the name the IFD gets.
 POINTERS = {0x8769: "ExifIFD", 0x8825: "GPS", 0xA005: "Interop", 0x014A: "SubIFD"}
@@ -47,9 +48,12 @@ class Tiff:
 
     data: bytes
     big: bool
+    limits: Limits
     ifds: list[Ifd] = field(default_factory=list)
+    entries: int = 0
 
     def raw(self, e: Entry) -> bytes:
+        check_item(e.size, self.limits, f"TIFF tag {e.tag:#06x}")
         return self.data[e.offset : e.offset + e.size]
 
     def ints(self, e: Entry) -> list[int]:
@@ -85,7 +89,7 @@ def read(data: bytes, limits: Limits) -> Tiff:
     if len(data) < 8 or data[:4] not in (b"II*\x00", b"MM\x00*"):
         raise CorruptImageError("not a TIFF structure (bad byte-order header)")
     big = data[:2] == b"MM"
-    tiff = Tiff(data, big)
+    tiff = Tiff(data, big, limits)
     queue: list[tuple[str, int, int]] = [("IFD0", u32(data, 4, "TIFF header", big), 0)]
     visited: set[int] = set()
     chain = 0
@@ -123,6 +127,9 @@ def _read_ifd(tiff: Tiff, name: str, off: int) -> tuple[Ifd, int]:
     data, big = tiff.data, tiff.big
     count = u16(data, off, f"{name} entry count", big)
     need(data, off + 2, count * 12, f"{name} entries")
+    tiff.entries += count
+    if tiff.entries > MAX_ENTRIES:
+        raise TooLargeError(f"TIFF structure has more than {MAX_ENTRIES} tags in all")
     ifd = Ifd(name, off)
     fmt = ">HHII" if big else "<HHII"
     for i in range(count):

@@ -26,6 +26,7 @@ def parse(data: bytes, parsed: Parsed) -> None:
     pos = 12
     while pos < total:
         parsed.pos = pos
+        parsed.part()
         need(data, pos, 8, "WebP chunk header")
         kind, size = data[pos : pos + 4], u32(data, pos + 4, "WebP chunk size", big=False)
         check_item(size, parsed.limits, f"WebP chunk '{tag_name(kind)}'")

@@ -8,6 +8,7 @@ also keeps entity expansion out of the picture.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from .base import Parsed, human_size, printable
 from .report import Category, Risk
@@ -63,15 +64,16 @@ _ELEM = re.compile(rb"<([A-Za-z][\w.-]{0,64}):([A-Za-z][\w.-]{0,64})(?:\s[^>]{0,
 _LI = re.compile(rb"<rdf:li[^>]{0,2000}>([^<]{1,2000})<")
 MAX_FINDINGS = 40
 SCAN_LIMIT = 8 * 1024 * 1024  # properties are looked for in the first 8 MB of a packet
+MAX_MATCHES = 20_000  # attributes, and elements, looked at per packet: a large edit history has a few thousand
 
 
 def _properties(packet: bytes) -> list[tuple[str, str, bytes]]:
     """(prefix, name, value) for every attribute and simple element, in packet order, first of each name."""
     found: dict[str, tuple[int, str, str, bytes]] = {}
-    for m in _ATTR.finditer(packet):
+    for m in islice(_ATTR.finditer(packet), MAX_MATCHES):
         prefix, name = m.group(1).decode("ascii", "replace"), m.group(2).decode("ascii", "replace")
         found.setdefault(f"{prefix}:{name}", (m.start(), prefix, name, m.group(3)))
-    for m in _ELEM.finditer(packet):
+    for m in islice(_ELEM.finditer(packet), MAX_MATCHES):
         prefix, name = m.group(1).decode("ascii", "replace"), m.group(2).decode("ascii", "replace")
         key, value = f"{prefix}:{name}", m.group(3)
         if key in found:
@@ -97,6 +99,8 @@ def _describe(prefix: str, name: str, value: bytes) -> str:
 def findings(packet: bytes, where: str, parsed: Parsed) -> None:
     """Add one finding per telling property and one for the rest."""
     parsed.extra["xmp"] = 1  # Pillow reads tiff:Orientation from XMP when EXIF has none
+    if not parsed.detailed(where, "XMP packet", len(packet)):
+        return
     props = _properties(packet[:SCAN_LIMIT])
     other: list[str] = []
     shown = 0

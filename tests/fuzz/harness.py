@@ -1,0 +1,160 @@
+"""One fuzz input through the public API: inspect, strip and clean, and what counts as a failure.
+
+A failure is any exception that is not one of the library's typed errors (AnonymizerError), any input that
+takes longer than TIME_LIMIT seconds for the three calls together, and any output of strip or clean that
+`inspect` does not pass. The limits are the defaults except for pixels: a mutated header can claim up to the
+default 120 megapixels, which legitimately takes longer than the time limit to decode, so the fuzzer caps
+pixels at 4 megapixels (the cap itself is what is tested then, not the decoder's speed on a huge image).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+
+import anonymizer
+from anonymizer import AnonymizerError, Box, CleanOptions, Detection, Limits, VerificationError
+
+FUZZ_LIMITS = Limits(max_pixels=4_000_000)
+TIME_LIMIT = 2.0  # seconds for one input (inspect + strip + clean)
+HANG_LIMIT = 20.0  # a Python-level loop this long is a hang: interrupted and reported
+
+
+class NoFaces:
+    """The fake detector: finds nothing, loads nothing."""
+
+    name = "fuzz-no-faces"
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        return []
+
+
+class CentreFace:
+    """A fake detector that 'finds' a face in the middle, so that masks and obscuring run on odd shapes too."""
+
+    name = "fuzz-centre-face"
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        h, w = rgb.shape[:2]
+        return [Detection(Box(w / 4, h / 4, w / 2, h / 2), 0.9, self.name)]
+
+
+class Hang(BaseException):
+    """Raised by the watchdog inside a call that runs past HANG_LIMIT; a BaseException, so that no
+    `except Exception` on the way swallows it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "exception", "unclean output", "slow", "hang"
+    operation: str  # "inspect", "strip", "clean"
+    detail: str
+    signature: str  # what makes two problems the same bug
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.operation}: {self.detail}"
+
+
+@dataclass
+class Outcome:
+    problems: list[Problem]
+    seconds: float
+    verification_errors: int = 0  # fail-closed refusals: typed, not failures, but worth a look in the long run
+    typed: tuple[str, ...] = ()  # the typed errors raised, by class name
+
+
+@contextmanager
+def watchdog(seconds: float) -> Iterator[None]:
+    """Raise Hang in the main thread after `seconds` (Python-level loops only; the long run also kills hung
+    C code from outside). Elsewhere than in the main thread this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum: int, frame: FrameType | None) -> None:
+        raise Hang(f"still running after {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame in our code (anonymizer/), else the innermost frame: file:line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/anonymizer/" in f.filename and "/site-packages/" not in f.filename]
+    frame = (ours or frames or [None])[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}" if frame is not None else "?"
+
+
+def _outputs_clean(operation: str, out: bytes) -> list[Problem]:
+    try:
+        report = anonymizer.inspect(out)
+    except AnonymizerError as exc:
+        return [Problem("unclean output", operation, f"inspect refuses the output: {exc}", f"{operation}:unreadable")]
+    if report.is_clean:
+        return []
+    left = "; ".join(f"{f.where}: {f.what}" for f in report.identifying[:3])
+    return [Problem("unclean output", operation, left, f"{operation}:unclean:{report.identifying[0].where[:20]}")]
+
+
+def _inspect(data: bytes, face: bool) -> bytes | None:
+    anonymizer.inspect(data, FUZZ_LIMITS)
+    return None
+
+
+def _strip(data: bytes, face: bool) -> bytes | None:
+    return anonymizer.strip(data, FUZZ_LIMITS).data
+
+
+def _clean(data: bytes, face: bool) -> bytes | None:
+    detector = CentreFace() if face else NoFaces()
+    return anonymizer.clean(data, CleanOptions(limits=FUZZ_LIMITS), detector=detector).data
+
+
+OPERATIONS: dict[str, Callable[[bytes, bool], bytes | None]] = {"inspect": _inspect, "strip": _strip, "clean": _clean}
+
+
+def check(data: bytes, face: bool = False, hang_limit: float = HANG_LIMIT) -> Outcome:
+    """Run every operation on `data` and collect the problems."""
+    outcome = Outcome([], 0.0)
+    typed: list[str] = []
+    started = time.perf_counter()
+    for name, operation in OPERATIONS.items():
+        try:
+            with watchdog(hang_limit):
+                out = operation(data, face)
+        except VerificationError as exc:
+            outcome.verification_errors += 1
+            typed.append(type(exc).__name__)
+            continue
+        except AnonymizerError as exc:
+            typed.append(type(exc).__name__)
+            continue
+        except Hang as exc:
+            outcome.problems.append(Problem("hang", name, str(exc), f"{name}:hang:{_where(exc)}"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
+            detail = f"{type(exc).__name__}: {str(exc)[:200]} at {_where(exc)}"
+            outcome.problems.append(Problem("exception", name, detail, f"{name}:{type(exc).__name__}:{_where(exc)}"))
+            continue
+        if out is not None:
+            outcome.problems += _outputs_clean(name, out)
+    outcome.seconds = time.perf_counter() - started
+    if outcome.seconds > TIME_LIMIT:
+        outcome.problems.append(Problem("slow", "all", f"{outcome.seconds:.1f} s for one input", "slow"))
+    outcome.typed = tuple(typed)
+    return outcome
