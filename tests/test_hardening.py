@@ -7,18 +7,27 @@ still triggers it.
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import stat
 import struct
+import threading
 import zlib
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import piexif
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 import anonymizer
-from anonymizer import CleanOptions, Limits, imaging, metadata
-from anonymizer.errors import CorruptImageError, InputError, TooLargeError
+from anonymizer import CleanOptions, Limits, imaging, metadata, pipeline
+from anonymizer.cli import files
+from anonymizer.cli.main import app
+from anonymizer.errors import CorruptImageError, InputError, TooLargeError, VerificationError
 from anonymizer.metadata import base, gif, isobmff, tiffwalk
 from anonymizer.metadata.report import Report
 
@@ -390,3 +399,158 @@ def test_decompression_bomb_is_too_large_before_decoding() -> None:
     with pytest.raises(TooLargeError, match=r"megapixels|bomb"):
         anonymizer.clean(bomb, CleanOptions(detect_faces=False))
     assert anonymizer.inspect(bomb).is_clean  # strip and inspect never decode pixels: nothing to bound there
+
+
+# --- the command line: files ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(seeds.jpeg_dirty())
+    return path
+
+
+def cli(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout + result.stderr
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def in_thread(call: Callable[[], object], seconds: float = 20) -> object:
+    """Run `call` and return its result or exception; fail (instead of hanging the suite) if it blocks."""
+    box_: list[object] = []
+
+    def run() -> None:
+        try:
+            box_.append(call())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box_.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "blocked"
+    return box_[0]
+
+
+CLEAN = ("clean", "--no-faces", "--box", "4,4,8,8")
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left on device")])
+def test_interrupted_write_leaves_no_partial_output_and_no_part_file(
+    photo: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    def fail(fd: int) -> None:
+        raise failure
+
+    monkeypatch.setattr(files.os, "fsync", fail)
+    code, out = cli(*CLEAN, photo)
+    assert code != 0 and "Traceback" not in out
+    if isinstance(failure, OSError):
+        assert "No space left" in out
+    assert listing(photo.parent) == ["photo.jpg"]
+
+
+def test_in_place_keeps_the_original_when_verification_fails(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = photo.read_bytes()
+
+    def refuse(*args: object) -> None:
+        raise VerificationError("output still carries metadata; nothing was written")
+
+    monkeypatch.setattr(pipeline, "_verify_output", refuse)
+    code, out = cli(*CLEAN, "--in-place", photo)
+    assert code == 1 and "nothing was written" in out
+    assert photo.read_bytes() == original and listing(photo.parent) == ["photo.jpg"]
+
+
+def test_in_place_keeps_the_original_when_interrupted(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = photo.read_bytes()
+
+    def interrupt(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "replace", interrupt)
+    code, _ = cli(*CLEAN, "--in-place", photo)
+    assert code != 0 and photo.read_bytes() == original and listing(photo.parent) == ["photo.jpg"]
+
+
+def test_in_place_replaces_with_the_verified_copy_and_keeps_permissions(photo: Path) -> None:
+    photo.chmod(0o440)
+    assert cli(*CLEAN, "--in-place", photo)[0] == 0
+    assert anonymizer.inspect(photo.read_bytes()).is_clean and listing(photo.parent) == ["photo.jpg"]
+    assert stat.S_IMODE(photo.stat().st_mode) == 0o440
+
+
+@pytest.mark.parametrize(("mode", "expected"), [(0o600, 0o600), (0o640, 0o640), (0o755, 0o644), (0o4644, 0o644)])
+def test_output_permissions_never_widen_the_inputs(photo: Path, mode: int, expected: int) -> None:
+    photo.chmod(mode)
+    assert cli(*CLEAN, photo)[0] == 0
+    assert stat.S_IMODE(photo.with_name("photo-clean.jpg").stat().st_mode) == expected
+    assert cli("strip", "--force", photo)[0] == 0
+    assert stat.S_IMODE(photo.with_name("photo-clean.jpg").stat().st_mode) == expected
+
+
+def test_fifo_input_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    result = in_thread(lambda: files.read_input(fifo, 1000))
+    assert isinstance(result, files.FileProblem) and "not a regular file" in str(result)
+    code, out = in_thread(lambda: cli(*CLEAN, fifo))  # type: ignore[misc]
+    assert code == 1 and "not a regular file" in out
+    assert in_thread(lambda: cli("clean", "--no-faces", tmp_path))[0] == 0  # type: ignore[index]
+    assert listing(tmp_path) == ["photo.jpg"]
+
+
+def test_fifo_swapped_in_after_the_check_is_refused_without_hanging(
+    tmp_path: Path, photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = tmp_path / "swapped.jpg"
+    os.mkfifo(fifo)
+    regular = photo.lstat()
+    monkeypatch.setattr(Path, "lstat", lambda self: regular)  # the name looked like a regular file when checked
+    result = in_thread(lambda: files.read_input(fifo, 10_000_000))
+    assert isinstance(result, files.FileProblem) and "not a regular file" in str(result)
+
+
+def test_symlink_swapped_in_after_the_check_is_not_followed(
+    tmp_path: Path, photo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = tmp_path / "link.jpg"
+    link.symlink_to(photo)
+    regular = photo.lstat()
+    monkeypatch.setattr(Path, "lstat", lambda self: regular)
+    with pytest.raises(files.FileProblem):
+        files.read_input(link, 10_000_000)
+
+
+def test_special_files_and_symlinks_as_output_are_refused(tmp_path: Path, photo: Path) -> None:
+    fifo = tmp_path / "out.jpg"
+    os.mkfifo(fifo)
+    code, out = in_thread(lambda: cli(*CLEAN, photo, "-o", fifo, "--force"))  # type: ignore[misc]
+    assert code == 1 and "not a regular file" in out
+    elsewhere = tmp_path / "elsewhere.jpg"
+    elsewhere.write_bytes(b"do not touch")
+    link = tmp_path / "link-out.jpg"
+    link.symlink_to(elsewhere)
+    for extra in ((), ("--force",)):
+        code, out = cli(*CLEAN, photo, "-o", link, *extra)
+        assert code == 1 and "symbolic link" in out
+    assert elsewhere.read_bytes() == b"do not touch" and link.is_symlink()
+    code, out = cli(*CLEAN, Path("/dev/null"))
+    assert code == 1 and "not a regular file" in out
+
+
+def test_symlinked_folders_and_files_are_not_followed_by_a_folder_walk(tmp_path: Path, photo: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    photo.rename(outside / "secret.jpg")
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    (inside / "linked-folder").symlink_to(outside, target_is_directory=True)
+    (inside / "linked.jpg").symlink_to(outside / "secret.jpg")
+    code, _ = cli(*CLEAN, inside)
+    assert code == 0 and listing(outside) == ["secret.jpg"] and listing(inside) == ["linked-folder", "linked.jpg"]
