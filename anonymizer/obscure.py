@@ -132,10 +132,17 @@ def _to_uint8(values: Field) -> Pixels:
 # ---------------------------------------------------------------- the methods
 
 
-def _upscale(grid: Pixels, cells: tuple[int, int], size: int, interpolation: int) -> Pixels:
-    """A grid spanning `cells` (rows, columns) cells resized to `size` pixels a cell."""
-    shape = (cells[1] * size, cells[0] * size)
-    return np.asarray(cv2.resize(grid, shape, interpolation=interpolation), dtype=np.uint8)
+def _upscale(grid: Pixels, cells: tuple[int, int], size: int, interpolation: int, shape: tuple[int, int]) -> Pixels:
+    """A grid spanning `cells` (rows, columns) cells resized to `size` pixels a cell, cut to `shape`.
+
+    Along an axis with a single cell the result is constant, so one line is resized and repeated: a long
+    thin region (a 24 x 65 000 strip) would otherwise be resized to size x size cells, gigabytes for nothing.
+    """
+    rows, cols = cells
+    line = grid[: 1 if rows == 1 else None, : 1 if cols == 1 else None]
+    out = (1 if cols == 1 else cols * size, 1 if rows == 1 else rows * size)
+    full = np.asarray(cv2.resize(line, out, interpolation=interpolation), dtype=np.uint8).reshape(out[1], out[0], 3)
+    return np.broadcast_to(full[: shape[0], : shape[1]], (*shape, 3))
 
 
 def _blur(patch: Patch) -> Pixels:
@@ -147,8 +154,7 @@ def _blur(patch: Patch) -> Pixels:
     fine = cv2.resize(grid, fine_shape, interpolation=cv2.INTER_LINEAR)
     sigma = BLUR_SIGMA_CELLS * BLUR_OVERSAMPLE
     smooth = np.asarray(cv2.GaussianBlur(fine, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE))
-    full = _upscale(_to_uint8(smooth.astype(np.float32)), grid.shape[:2], size, cv2.INTER_CUBIC)
-    return full[:height, :width]
+    return _upscale(_to_uint8(smooth.astype(np.float32)), grid.shape[:2], size, cv2.INTER_CUBIC, (height, width))
 
 
 def _pixelate(patch: Patch) -> Pixels:
@@ -156,7 +162,7 @@ def _pixelate(patch: Patch) -> Pixels:
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
     grid = _to_uint8(_noisy(cell_means(patch.rgb, size), PIXELATE_NOISE))
-    return _upscale(grid, grid.shape[:2], size, cv2.INTER_NEAREST)[:height, :width]
+    return _upscale(grid, grid.shape[:2], size, cv2.INTER_NEAREST, (height, width))
 
 
 def _flat(colour: tuple[int, int, int], patch: Patch) -> Pixels:

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import piexif
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 import anonymizer
-from anonymizer import CleanOptions, Limits, imaging, metadata, pipeline
+from anonymizer import Box, CleanOptions, Limits, Method, OutputFormat, imaging, metadata, obscure, pipeline
 from anonymizer.cli import files
 from anonymizer.cli.main import app
 from anonymizer.errors import CorruptImageError, InputError, TooLargeError, VerificationError
@@ -554,3 +555,32 @@ def test_symlinked_folders_and_files_are_not_followed_by_a_folder_walk(tmp_path:
     (inside / "linked.jpg").symlink_to(outside / "secret.jpg")
     code, _ = cli(*CLEAN, inside)
     assert code == 0 and listing(outside) == ["secret.jpg"] and listing(inside) == ["linked-folder", "linked.jpg"]
+
+
+# --- obscuring odd shapes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", [Method.BLUR, Method.PIXELATE])
+def test_long_thin_region_is_obscured_without_a_huge_intermediate_image(
+    method: Method, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fuzz: a TIFF whose height became 65 552 (24 pixels wide) with a face in the middle took seconds and
+    gigabytes: each cell of the 1-cell-wide strip was resized to a full square of 6 500 x 6 500 pixels."""
+    real_resize = obscure.cv2.resize
+    sizes: list[int] = []
+
+    def resize(src: np.ndarray, dsize: tuple[int, int], **kwargs: object) -> np.ndarray:
+        sizes.append(dsize[0] * dsize[1])
+        assert dsize[0] * dsize[1] <= 4 * 24 * 65552, f"resize to {dsize}"
+        return real_resize(src, dsize, **kwargs)
+
+    monkeypatch.setattr(obscure.cv2, "resize", resize)
+    strip = np.full((65552, 24, 3), 200, dtype=np.uint8)
+    strip[:, ::2] = 30  # detail that must not survive
+    data = save(Image.fromarray(strip), "PNG")
+    face = Box(6, 16388, 12, 32776)
+    result = anonymizer.clean(data, CleanOptions(method=method, faces=(face,), output_format=OutputFormat.PNG))
+    out = np.asarray(Image.open(io.BytesIO(result.data)).convert("RGB"))
+    assert out.shape == strip.shape and sizes
+    inside = out[30000:40000, 8:16].astype(int)
+    assert np.abs(np.diff(inside, axis=1)).max() < 40  # the stripes are gone inside the face
