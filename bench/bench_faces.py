@@ -1,0 +1,364 @@
+"""Face detection benchmark: recall, coverage, false positives and time, per detector and for deface.
+
+Usage:
+    .venv/bin/python bench/bench_faces.py [--limit N] [--detectors default,fast,...]
+                                          [--deface-python /tmp/defacevenv/bin/python | --no-deface]
+
+Reads ../shared/corpus/faces (WIDER FACE validation photos and wider_face_val.mat) and prints markdown.
+
+- recall@IoU: share of valid ground-truth faces (height >= 10 px) that some detection overlaps by IoU >= t.
+- coverage: share of valid faces (by height) of which >= 80 % of the box lies inside the mask that `clean`
+  would obscure (anonymizer.regions.build_mask when present, else an ellipse of 1.4x each box);
+  deface's own mask is an ellipse in its box grown by mask_scale - 1 on every side (mask scale 1.3).
+- fp area: share of the photo that is obscured outside every ground-truth box (valid or not).
+- fp / image: detections with IoU < 0.3 against every ground-truth box (many are real, unlabelled faces).
+- ms: median (and mean) time of the detection call alone, image already decoded, per photo.
+
+deface runs in its own virtual environment (it brings a second OpenCV):
+    python3 -m venv /tmp/defacevenv && /tmp/defacevenv/bin/pip install deface
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "faces"
+DEFACE_PYTHON = Path("/tmp/defacevenv/bin/python")
+HIDDEN = 0.8  # a face counts as hidden when this share of its box is obscured
+RECALL_BUCKETS = [("10-16", 10, 16), ("16-32", 16, 32), (">=32", 32, 1e9), ("all >=10", 10, 1e9)]
+COVER_BUCKETS = [
+    ("<10", 0, 10), ("10-16", 10, 16), ("16-32", 16, 32), ("32-64", 32, 64), ("64-128", 64, 128),
+    (">=128", 128, 1e9), (">=32", 32, 1e9),
+]  # fmt: skip
+
+Boxes = NDArray[np.float64]  # N x 5: x1, y1, x2, y2, score
+Mask = NDArray[np.bool_]
+
+
+@dataclass
+class Photo:
+    path: Path
+    gt: NDArray[np.float64]  # N x 4: x, y, w, h
+    valid: NDArray[np.bool_]
+
+
+def load_corpus(root: Path = CORPUS, limit: int | None = None) -> list[Photo]:
+    """The photos under root/images with their ground truth; `limit` takes an even spread of them."""
+    import scipy.io
+
+    mat = scipy.io.loadmat(str(root / "wider_face_val.mat"))
+    truth: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_]]] = {}
+    for e in range(len(mat["event_list"])):
+        for f in range(len(mat["file_list"][e][0])):
+            name = str(mat["file_list"][e][0][f][0][0])
+            gt = np.asarray(mat["face_bbx_list"][e][0][f][0], np.float64).reshape(-1, 4)
+            invalid = np.asarray(mat["invalid_label_list"][e][0][f][0]).reshape(-1).astype(bool)
+            truth[name] = (gt, ~invalid)
+    paths = sorted((root / "images").glob("*/*.jpg"))
+    if limit:
+        paths = [paths[round(i * len(paths) / limit)] for i in range(min(limit, len(paths)))]
+    return [Photo(p, *truth[p.stem]) for p in paths]
+
+
+def iou_matrix(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """IoU between x1,y1,x2,y2 boxes a (N) and b (M)."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def ellipse_mask(shape: tuple[int, int], boxes: Boxes, scale: float) -> Mask:
+    """Filled ellipses inscribed in each x1,y1,x2,y2 box grown `scale` times about its centre."""
+    mask = np.zeros(shape, np.uint8)
+    for x1, y1, x2, y2 in boxes[:, :4]:
+        centre = (round((x1 + x2) / 2), round((y1 + y2) / 2))
+        axes = (max(1, round((x2 - x1) * scale / 2)), max(1, round((y2 - y1) * scale / 2)))
+        cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
+    return mask.astype(bool)
+
+
+def pipeline_mask(shape: tuple[int, int], boxes: Boxes) -> Mask:
+    """The mask `clean` would obscure for these detections (regions.build_mask when it exists)."""
+    try:
+        from anonymizer.options import CleanOptions
+        from anonymizer.regions import build_mask
+        from anonymizer.types import Box, Detection, Regions
+    except ImportError:
+        return ellipse_mask(shape, boxes, 1.4)
+    dets = tuple(Detection(Box(x1, y1, x2 - x1, y2 - y1), s, "bench") for x1, y1, x2, y2, s in boxes.tolist())
+    return np.asarray(build_mask(shape[0], shape[1], Regions(), dets, CleanOptions()), bool)
+
+
+def deface_mask(shape: tuple[int, int], boxes: Boxes, mask_scale: float = 1.3) -> Mask:
+    """deface's mask: int box grown by (mask_scale - 1) x its size on every side, clipped, inscribed ellipse."""
+    grown = []
+    for x1, y1, x2, y2 in boxes[:, :4].astype(int):
+        w, h = x2 - x1, y2 - y1
+        s = mask_scale - 1
+        gx1, gy1, gx2, gy2 = np.round([x1 - w * s, y1 - h * s, x2 + w * s, y2 + h * s]).astype(int)
+        grown.append([max(0, gx1), max(0, gy1), min(shape[1] - 1, gx2), min(shape[0] - 1, gy2)])
+    return ellipse_mask(shape, np.asarray(grown, np.float64).reshape(-1, 4), 1.0)
+
+
+@dataclass
+class Tally:
+    """Counts over the corpus for one detector."""
+
+    found: dict[tuple[str, float], list[int]] = field(default_factory=dict)
+    hidden: dict[str, list[int]] = field(default_factory=dict)
+    fp: int = 0
+    fp_area: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+
+    def add(self, key: object, table: dict[object, list[int]], hit: NDArray[np.bool_]) -> None:
+        counts = table.setdefault(key, [0, 0])
+        counts[0] += int(hit.sum())
+        counts[1] += int(hit.size)
+
+
+def score_photo(tally: Tally, photo: Photo, shape: tuple[int, int], boxes: Boxes, mask: Mask) -> None:
+    gt = photo.gt.copy()
+    gt[:, 2:] += gt[:, :2]
+    heights = photo.gt[:, 3]
+    iou = iou_matrix(gt, boxes[:, :4]) if len(boxes) else np.zeros((len(gt), 0))
+    best = iou.max(axis=1) if iou.shape[1] else np.zeros(len(gt))
+    for label, lo, hi in RECALL_BUCKETS:
+        sel = photo.valid & (heights >= lo) & (heights < hi)
+        for t in (0.5, 0.3):
+            tally.add((label, t), tally.found, best[sel] >= t)  # type: ignore[arg-type]
+    integral = cv2.integral(mask.astype(np.uint8))
+    x1, y1 = np.clip(np.floor(gt[:, :2]).astype(int), 0, [shape[1], shape[0]]).T
+    x2, y2 = np.clip(np.ceil(gt[:, 2:]).astype(int), 0, [shape[1], shape[0]]).T
+    inside = integral[y2, x2] - integral[y1, x2] - integral[y2, x1] + integral[y1, x1]
+    share = inside / np.maximum((x2 - x1) * (y2 - y1), 1)
+    for label, lo, hi in COVER_BUCKETS:
+        sel = photo.valid & (heights >= lo) & (heights < hi)
+        tally.add(label, tally.hidden, share[sel] >= HIDDEN)  # type: ignore[arg-type]
+    faces = np.zeros(shape, bool)
+    for a, b, c, d in zip(x1, y1, x2, y2, strict=True):
+        faces[b:d, a:c] = True
+    tally.fp_area.append(float((mask & ~faces).mean()))
+    if len(boxes):
+        tally.fp += int(((iou.max(axis=0) if len(gt) else np.zeros(len(boxes))) < 0.3).sum())
+
+
+def read_rgb(path: Path) -> NDArray[np.uint8]:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+Detect = Callable[[NDArray[np.uint8]], Boxes]
+
+
+def run_detector(detect: Detect, photos: Sequence[Photo], mask_of: Callable[..., Mask] = pipeline_mask) -> Tally:
+    tally = Tally()
+    for photo in photos:
+        rgb = read_rgb(photo.path)
+        start = time.perf_counter()
+        boxes = detect(rgb)
+        tally.ms.append((time.perf_counter() - start) * 1000)
+        shape = rgb.shape[:2]
+        score_photo(tally, photo, shape, boxes, mask_of(shape, boxes))
+    return tally
+
+
+def library_detect(name: str) -> Detect:
+    from anonymizer.faces import get_detector
+
+    detector = get_detector(name)
+
+    def detect(rgb: NDArray[np.uint8]) -> Boxes:
+        found = detector.detect(rgb)
+        rows = [[d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h, d.score] for d in found]
+        return np.asarray(rows, np.float64).reshape(-1, 5)
+
+    detect(np.zeros((64, 64, 3), np.uint8))  # load the model before timing
+    return detect
+
+
+DEFACE_RUNNER = """
+import json, sys, time
+import imageio.v2 as imageio
+from deface.centerface import CenterFace
+net = CenterFace(in_shape=None, backend="auto")
+for line in sys.stdin:
+    frame = imageio.imread(line.strip())
+    start = time.perf_counter()
+    dets, _ = net(frame, threshold=0.2)
+    ms = (time.perf_counter() - start) * 1000
+    print(json.dumps({"ms": ms, "boxes": dets[:, :5].tolist()}), flush=True)
+"""
+
+
+def run_deface(python: Path, photos: Sequence[Photo]) -> Tally:
+    """deface's CenterFace as its CLI runs it (threshold 0.2, full resolution), in its own venv."""
+    paths = "".join(f"{p.path}\n" for p in [photos[0], *photos])  # the first one again, to warm up
+    out = subprocess.run([str(python), "-c", DEFACE_RUNNER], input=paths, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"deface failed: {out.stderr[-500:]}")
+    results = [json.loads(line) for line in out.stdout.splitlines()][1:]
+    tally = Tally()
+    for photo, res in zip(photos, results, strict=True):
+        with Image.open(photo.path) as im:
+            shape = (im.height, im.width)
+        boxes = np.asarray(res["boxes"], np.float64).reshape(-1, 5)
+        tally.ms.append(res["ms"])
+        score_photo(tally, photo, shape, boxes, deface_mask(shape, boxes))
+    return tally
+
+
+BIG_RUNNER = """
+import json, resource, statistics, sys, time
+import numpy as np
+from PIL import Image
+from anonymizer.faces import get_detector
+detector = get_detector(sys.argv[2])
+rgb = np.asarray(Image.open(sys.argv[1]).convert("RGB"))
+detector.detect(np.zeros((64, 64, 3), np.uint8))
+ms = []
+for _ in range(3):
+    start = time.perf_counter()
+    found = detector.detect(rgb)
+    ms.append((time.perf_counter() - start) * 1000)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"ms": statistics.median(ms), "faces": len(found), "rss": rss}))
+"""
+
+DEFACE_BIG_RUNNER = """
+import json, resource, sys, time
+import imageio.v2 as imageio
+from deface.centerface import CenterFace
+net = CenterFace(in_shape=None, backend="auto")
+frame = imageio.imread(sys.argv[1])
+start = time.perf_counter()
+dets, _ = net(frame, threshold=0.2)
+ms = (time.perf_counter() - start) * 1000
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"ms": ms, "faces": len(dets), "rss": rss}))
+"""
+
+
+def big_photo(photo: Photo, folder: Path, size: tuple[int, int] = (4032, 3024)) -> Path:
+    """A 12-megapixel JPEG made by enlarging a corpus photo (in a temporary folder, never in the repo)."""
+    path = folder / "big.jpg"
+    with Image.open(photo.path) as im:
+        im.convert("RGB").resize(size, Image.Resampling.BICUBIC).save(path, quality=92)
+    return path
+
+
+def run_big(names: Sequence[str], photo: Photo, deface: Path | None) -> list[str]:
+    """Detection time (median of 3) and peak RSS of a fresh process on one 12 MP photo, per detector."""
+    import tempfile
+
+    lines = ["", "One 12-megapixel photo (a corpus photo enlarged to 4032x3024), fresh process each:", ""]
+    lines += ["| detector | ms | faces | peak RSS MB |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = big_photo(photo, Path(tmp))
+        runs = [("deface (t=0.2, full resolution, one call)", [str(deface), "-c", DEFACE_BIG_RUNNER, str(path)])]
+        runs = runs if deface else []
+        runs += [(n, [sys.executable, "-c", BIG_RUNNER, str(path), n]) for n in names]
+        for label, cmd in runs:
+            out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                lines.append(f"| {label} | failed: {out.stderr.strip().splitlines()[-1][:80]} | | |")
+                continue
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            lines.append(f"| {label} | {res['ms']:.0f} | {res['faces']} | {res['rss']:.0f} |")
+    return lines
+
+
+def _pct(counts: list[int]) -> float:
+    return 100 * counts[0] / counts[1] if counts[1] else float("nan")
+
+
+def markdown(tallies: dict[str, Tally], photos: int, reference: str | None) -> str:
+    any_tally = next(iter(tallies.values()))
+    lines = [f"Photos: {photos}; faces by ground-truth height (px), WIDER-invalid faces ignored.", ""]
+    rec_cols = [f"R@{t} {label}" for t in (0.5, 0.3) for label, *_ in RECALL_BUCKETS]
+    lines += ["| detector | " + " | ".join(rec_cols) + " | FP/img | ms median | ms mean |"]
+    lines += ["|---" * (len(rec_cols) + 4) + "|"]
+    for name, t in tallies.items():
+        cells = [f"{_pct(t.found[(label, th)]):.1f}" for th in (0.5, 0.3) for label, *_ in RECALL_BUCKETS]
+        fp = t.fp / photos
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {fp:.2f} | {statistics.median(t.ms):.0f} "
+            f"| {statistics.mean(t.ms):.0f} |"
+        )
+    counts = " / ".join(f"{label}: {any_tally.hidden[label][1]}" for label, *_ in COVER_BUCKETS)
+    lines += ["", f"Coverage (% of faces with >= {HIDDEN:.0%} of the box obscured); faces: {counts}", ""]
+    lines += ["| detector | " + " | ".join(label for label, *_ in COVER_BUCKETS) + " | FP area % |"]
+    lines += ["|---" * (len(COVER_BUCKETS) + 2) + "|"]
+    for name, t in tallies.items():
+        cells = [f"{_pct(t.hidden[label]):.1f}" for label, *_ in COVER_BUCKETS]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * statistics.mean(t.fp_area):.2f} |")
+    if reference in tallies:
+        lines += ["", *ratios(tallies, reference)]
+    return "\n".join(lines)
+
+
+def ratios(tallies: dict[str, Tally], reference: str) -> list[str]:
+    ref = tallies[reference]
+    out = [f"Ratios to {reference} (coverage by bucket, missed faces, time):", ""]
+    out += ["| detector | " + " | ".join(f"cov {label}" for label, *_ in COVER_BUCKETS[1:]) + " | missed | time |"]
+    out += ["|---" * (len(COVER_BUCKETS) + 2) + "|"]
+    for name, t in tallies.items():
+        if name == reference:
+            continue
+        cov = [f"{_pct(t.hidden[label]) / _pct(ref.hidden[label]):.3f}" for label, *_ in COVER_BUCKETS[1:]]
+        missed = (t.hidden[">=32"][1] - t.hidden[">=32"][0]) + sum(
+            t.hidden[b][1] - t.hidden[b][0] for b in ("10-16", "16-32")
+        )
+        ref_missed = (ref.hidden[">=32"][1] - ref.hidden[">=32"][0]) + sum(
+            ref.hidden[b][1] - ref.hidden[b][0] for b in ("10-16", "16-32")
+        )
+        speed = statistics.median(t.ms) / statistics.median(ref.ms)
+        out.append(f"| {name} | " + " | ".join(cov) + f" | {missed / max(ref_missed, 1):.2f} | {speed:.2f} |")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="use an even spread of N photos")
+    parser.add_argument("--detectors", default=None, help="comma-separated names (default: all registered)")
+    parser.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
+    parser.add_argument("--no-deface", action="store_true")
+    parser.add_argument("--no-big", action="store_true", help="skip the 12-megapixel time and memory test")
+    args = parser.parse_args(argv)
+    from anonymizer.faces import DEFAULT_DETECTOR, detector_names
+
+    photos = load_corpus(CORPUS, args.limit)
+    names = args.detectors.split(",") if args.detectors else detector_names()
+    deface = args.deface_python if not args.no_deface and args.deface_python.exists() else None
+    tallies: dict[str, Tally] = {}
+    if deface:
+        tallies["deface 1.5.0 (t=0.2, mask 1.3)"] = run_deface(deface, photos)
+    for name in names:
+        label = f"default ({DEFAULT_DETECTOR[0]})" if name == "default" else name
+        tallies[label] = run_detector(library_detect(name), photos)
+        print(f"done: {label}", file=sys.stderr)
+    reference = next((k for k in tallies if k.startswith("deface")), None)
+    print(markdown(tallies, len(photos), reference))
+    if not args.no_big:
+        print("\n".join(run_big(names, photos[0], deface)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,287 @@
+"""Face detection: the default ensemble, every registered detector, tiling and fusion, model integrity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PIL import Image
+
+from anonymizer import models
+from anonymizer.errors import ModelError
+from anonymizer.faces import DEFAULT_DETECTOR, DETECTORS, FAST_DETECTOR, get_detector
+from anonymizer.faces.centerface import MODEL, CenterFaceNet, decode
+from anonymizer.faces.ensemble import Ensemble, Pass, Plan, detect_boxes, run_pass, tile_grid
+from anonymizer.faces.merge import drop_contained, fuse, nms
+from anonymizer.types import Box, Detection
+
+RGB = NDArray[np.uint8]
+#: the face in the sample portrait (512 x 512), measured once by eye and by CenterFace
+FACE = Box(181, 58, 89, 120)
+
+
+def box_of(mask: NDArray[np.bool_]) -> Box:
+    ys, xs = np.nonzero(mask)
+    return Box(float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
+
+
+def face_mask(shape: tuple[int, int], box: Box) -> NDArray[np.bool_]:
+    mask = np.zeros(shape, bool)
+    mask[round(box.y) : round(box.y + box.h), round(box.x) : round(box.x + box.w)] = True
+    return mask
+
+
+def best_iou(found: list[Detection], box: Box) -> float:
+    return max((d.box.iou(box) for d in found), default=0.0)
+
+
+@pytest.fixture(scope="module")
+def rgb(portrait: Image.Image) -> RGB:
+    return np.asarray(portrait)
+
+
+# ---------------------------------------------------------------- the default detector
+
+
+def test_default_is_the_ensemble() -> None:
+    assert DEFAULT_DETECTOR[0] == "ensemble"
+    assert get_detector() is get_detector("ensemble")
+    assert get_detector(FAST_DETECTOR).name == "fast"
+
+
+def test_default_finds_the_portrait_face(rgb: RGB) -> None:
+    found = get_detector().detect(rgb)
+    assert best_iou(found, FACE) >= 0.5
+    assert sum(d.box.iou(FACE) > 0.2 for d in found) == 1  # fused into one box
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_default_finds_a_turned_face(rgb: RGB, turns: int) -> None:
+    turned = np.ascontiguousarray(np.rot90(rgb, turns))
+    expected = box_of(np.rot90(face_mask(rgb.shape[:2], FACE), turns))
+    assert best_iou(get_detector().detect(turned), expected) >= 0.4
+
+
+def test_default_finds_a_small_face_in_a_big_photo(portrait: Image.Image) -> None:
+    """A 40 px face in a 12-megapixel photo: found by the enlarged pass, in the right place."""
+    small = portrait.resize((171, 171), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (4000, 3000), (128, 128, 128))
+    at = (2345, 1480)
+    canvas.paste(small, at)
+    k = 171 / 512
+    expected = Box(at[0] + FACE.x * k, at[1] + FACE.y * k, FACE.w * k, FACE.h * k)
+    found = get_detector().detect(np.asarray(canvas))
+    assert best_iou(found, expected) >= 0.5
+    assert sum(d.box.iou(expected) > 0.3 for d in found) == 1  # the views were fused into one box
+
+
+# ---------------------------------------------------------------- every registered detector
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_detector_finds_the_portrait_face(rgb: RGB, name: str) -> None:
+    detector = get_detector(name)
+    found = detector.detect(rgb)
+    assert best_iou(found, FACE) >= 0.5, f"{name} missed the face: {found}"
+    assert all(d.source.startswith(detector.name) for d in found)
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_detector_finds_nothing_in_a_blank_photo(name: str) -> None:
+    assert get_detector(name).detect(np.full((600, 800, 3), 200, np.uint8)) == []
+
+
+# ---------------------------------------------------------------- model integrity
+
+
+@pytest.fixture
+def fresh_models() -> Iterator[None]:
+    models._checked_bytes.cache_clear()
+    yield
+    models._checked_bytes.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_models")
+def test_a_tampered_model_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = models.manifest()
+    entry = real[MODEL]
+    tampered = {**real, MODEL: models.ModelEntry(MODEL, "0" * 64, entry.licence, entry.package, entry.member)}
+    monkeypatch.setattr(models, "manifest", lambda: tampered)
+    with pytest.raises(ModelError, match="checksum"):
+        CenterFaceNet()
+
+
+@pytest.mark.usefixtures("fresh_models")
+def test_an_unlisted_model_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "manifest", lambda: {})
+    with pytest.raises(ModelError, match="not listed"):
+        CenterFaceNet()
+
+
+def test_every_bundled_model_matches_the_manifest() -> None:
+    for name in models.manifest():
+        assert models.model_bytes(name)
+
+
+# ---------------------------------------------------------------- decoding, merging, fusion
+
+
+def test_decode_places_a_box_from_the_heatmap() -> None:
+    heat = np.zeros((1, 1, 32, 32), np.float32)
+    heat[0, 0, 10, 20] = 0.9
+    scale = np.full((1, 2, 32, 32), math.log(10), np.float32)  # 10 cells * stride 4 = 40 px
+    offset = np.zeros((1, 2, 32, 32), np.float32)
+    offset[0, 1, 10, 20] = 0.25  # a quarter cell to the right
+    boxes = decode(heat, scale, offset, 0.5)
+    np.testing.assert_allclose(boxes, [[63, 22, 103, 62, 0.9]], atol=1e-4)
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10, 0.5], [1, 1, 11, 11, 0.9], [50, 50, 60, 60, 0.3]], np.float32)
+    kept = nms(boxes, 0.5)
+    assert kept[:, 4].tolist() == pytest.approx([0.9, 0.3])
+
+
+def test_fuse_adds_evidence_across_views_but_not_within_one() -> None:
+    boxes = np.array(
+        [[0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [40, 40, 50, 50, 0.2]], np.float32
+    )
+    fused = fuse(boxes, np.array([0, 0, 1, 0]), 0.5)
+    assert sorted(fused[:, 4].tolist()) == pytest.approx([0.2, 1 - 0.8 * 0.8])
+
+
+def test_fuse_averages_corners_by_score() -> None:
+    boxes = np.array([[0, 0, 10, 10, 0.6], [2, 0, 12, 10, 0.2]], np.float32)
+    fused = fuse(boxes, np.array([0, 1]), 0.5)
+    np.testing.assert_allclose(fused[0, :4], [0.5, 0, 10.5, 10], atol=1e-5)
+
+
+def test_drop_contained_only_drops_cut_boxes_inside_larger_ones() -> None:
+    boxes = np.array([[0, 0, 100, 100, 0.9], [10, 10, 30, 30, 0.8], [40, 40, 60, 60, 0.8]], np.float32)
+    kept = drop_contained(boxes, np.array([False, True, False]), 0.7)
+    assert kept[:, 0].tolist() == [0, 40]
+
+
+# ---------------------------------------------------------------- tiling, with a fake model
+
+
+class WhiteSquares:
+    """A fake model: 'faces' are white blobs; it returns the bounding box of white pixels per tile."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __call__(self, tile: RGB, threshold: float) -> NDArray[np.float32]:
+        self.shapes.append(tile.shape)
+        white = tile.min(axis=2) >= 128
+        if not white.any():
+            return np.empty((0, 5), np.float32)
+        b = box_of(white)
+        return np.array([[b.x, b.y, b.x + b.w, b.y + b.h, 0.9]], np.float32)
+
+
+SPOT = Box(1900, 1200, 60, 44)  # straddles tile edges of several passes below
+
+
+@pytest.fixture(scope="module")
+def canvas() -> RGB:
+    image = np.zeros((2000, 3000, 3), np.uint8)
+    image[face_mask((2000, 3000), SPOT)] = 255
+    return image
+
+
+PASSES = [
+    Pass(1024),
+    Pass(2048, max_zoom=2.0),
+    Pass(4096, max_zoom=2.0),
+    Pass(512, turns=1),
+    Pass(512, turns=2),
+    Pass(700, turns=3),
+    Pass(1024, mirror=True),
+    Pass(1500, turns=1, mirror=True),
+]
+
+
+@pytest.mark.parametrize("step", PASSES, ids=str)
+def test_each_pass_maps_its_boxes_back_to_the_photo(canvas: RGB, step: Pass) -> None:
+    model = WhiteSquares()
+    plan = Plan((step,), tile=640, overlap=64)
+    boxes, cut = run_pass(model, canvas, step, plan)
+    whole = boxes[~cut]
+    assert len(whole) >= 1
+    tolerance = 2 / step.scale(3000, 2000)
+    for x1, y1, x2, y2, _ in whole:
+        assert (x1, y1, x2, y2) == pytest.approx(
+            (SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=tolerance
+        )
+    assert max(max(shape[:2]) for shape in model.shapes) <= plan.tile
+
+
+def test_the_plan_keeps_one_box_per_face(canvas: RGB) -> None:
+    plan = Plan(tuple(PASSES), tile=640, overlap=64)
+    boxes = detect_boxes(WhiteSquares(), canvas, plan)
+    assert len(boxes) == 1
+    x1, y1, x2, y2, score = boxes[0]
+    assert (x1, y1, x2, y2) == pytest.approx((SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=2)
+    assert score > 0.99  # eight views agreeing
+
+
+def test_an_ensemble_detector_uses_the_model_it_is_given(canvas: RGB) -> None:
+    found = Ensemble("fake", Plan((Pass(1024), Pass(2048, max_zoom=2.0))), WhiteSquares()).detect(canvas)
+    assert [d.source for d in found] == ["fake"]
+    assert found[0].box.iou(SPOT) > 0.9
+
+
+@pytest.mark.parametrize("size", [(4000, 3000), (1024, 768), (300, 200), (12000, 90), (2049, 2049)])
+@pytest.mark.parametrize("scale", [0.25, 1.0, 1.75, 2.0])
+def test_tiles_cover_the_photo_within_the_size_limit(size: tuple[int, int], scale: float) -> None:
+    plan = Plan((), tile=1120, overlap=64)
+    width, height = size
+    covered = np.zeros((height, width), bool)
+    for x0, y0, x1, y1 in tile_grid(width, height, scale, plan):
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert max(x1 - x0, y1 - y0) * scale <= plan.tile + 1
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+
+
+# ---------------------------------------------------------------- recall on the corpus
+
+
+def wider_truth(root: Path) -> dict[str, NDArray[np.float64]]:
+    """Valid ground-truth boxes (x, y, w, h) of WIDER FACE validation, by file stem."""
+    scipy_io = pytest.importorskip("scipy.io")
+    mat = scipy_io.loadmat(str(root / "wider_face_val.mat"))
+    truth = {}
+    for e in range(len(mat["event_list"])):
+        for f in range(len(mat["file_list"][e][0])):
+            boxes = np.asarray(mat["face_bbx_list"][e][0][f][0], np.float64).reshape(-1, 4)
+            invalid = np.asarray(mat["invalid_label_list"][e][0][f][0]).reshape(-1).astype(bool)
+            truth[str(mat["file_list"][e][0][f][0][0])] = boxes[~invalid]
+    return truth
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_default_recall_on_wider_face(faces_corpus: Path) -> None:
+    """Recall at IoU 0.5 for faces of 16 px and more on 16 photos spread over the corpus."""
+    truth = wider_truth(faces_corpus)
+    paths = sorted((faces_corpus / "images").glob("*/*.jpg"))
+    paths = paths[:: max(1, len(paths) // 16)][:16]
+    found = total = 0
+    for path in paths:
+        with Image.open(path) as im:
+            dets = get_detector().detect(np.asarray(im.convert("RGB")))
+        for x, y, w, h in truth[path.stem]:
+            if h >= 16:
+                total += 1
+                found += best_iou(dets, Box(x, y, w, h)) >= 0.5
+    assert total > 100
+    assert found / total >= RECALL_FLOOR, f"recall {found / total:.3f} on {total} faces"
+
+
+RECALL_FLOOR = 0.85
