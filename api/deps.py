@@ -38,5 +38,5 @@ ModelsDep = Annotated[Models, Depends(get_models)]
 async def run_job(request: Request, pool: WorkerPool, spec: FormSpec, job: Callable[[Form], T]) -> T:
     """Admit the request (or 503), read its form in memory (or 413), run `job` on a worker thread."""
     async with pool.admit() as ticket:
-        form = await read_form(request, spec)
+        form = await read_form(request, spec, get_settings(request).read_timeout)
         return await ticket.run(job, form)

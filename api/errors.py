@@ -35,6 +35,14 @@ class RequestError(AnonymizerError):
     """The HTTP request itself is malformed: not multipart, a missing or unknown field."""
 
 
+class RequestTimeoutError(RequestError):
+    """The request body did not arrive in time (a stalled or slow-loris client)."""
+
+
+class ClientGoneError(RequestError):
+    """The client went away before its request arrived: nobody to answer, nothing to log as a failure."""
+
+
 class MediaTypeError(AnonymizerError):
     """The request body is not multipart/form-data."""
 
@@ -45,6 +53,8 @@ class NotReadyError(BusyError):
 
 #: exception class -> (HTTP status, stable code). Looked up along the class's MRO, most specific first.
 STATUS: dict[type[BaseException], tuple[int, str]] = {
+    RequestTimeoutError: (408, "request_timeout"),
+    ClientGoneError: (400, "client_disconnected"),
     RequestError: (400, "invalid_request"),
     OptionsError: (400, "invalid_options"),
     TooLargeError: (413, "too_large"),

@@ -8,16 +8,18 @@ never after it has all been read. The file name a client sends is ignored: never
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from anonymizer.errors import TooLargeError
 
-from .errors import MediaTypeError, RequestError
+from .errors import ClientGoneError, MediaTypeError, RequestError, RequestTimeoutError
 
 FIELD_LIMIT = 4 * 1024  # a text field unless its endpoint gives it a larger limit
 BODY_OVERHEAD = 64 * 1024  # boundaries and part headers
@@ -123,8 +125,9 @@ def _check_declared_length(request: Request, limit: int) -> None:
         raise TooLargeError(f"request is {_size(int(declared))}; the limit is {_size(limit)}")
 
 
-async def read_form(request: Request, spec: FormSpec) -> Form:
-    """The request's form parts, read in memory; 413 as soon as the body passes its limit."""
+async def read_form(request: Request, spec: FormSpec, timeout: float) -> Form:
+    """The request's form parts, read in memory; 413 as soon as the body passes its limit, 408 when it has
+    not all arrived within `timeout` seconds (a client trickling bytes would otherwise hold its worker slot)."""
     boundary = _boundary(request)
     limit = spec.body_limit
     _check_declared_length(request, limit)
@@ -133,6 +136,17 @@ async def read_form(request: Request, spec: FormSpec) -> Form:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     except FormParserError as exc:
         raise RequestError("malformed multipart boundary") from exc
+    try:
+        async with asyncio.timeout(timeout):
+            await _feed(request, parser, limit)
+    except TimeoutError as exc:
+        raise RequestTimeoutError(f"the request did not arrive within {timeout:g} seconds") from exc
+    except ClientDisconnect as exc:
+        raise ClientGoneError("the client disconnected before its request arrived") from exc
+    return _finish(collector, spec)
+
+
+async def _feed(request: Request, parser: MultipartParser, limit: int) -> None:
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
@@ -142,7 +156,6 @@ async def read_form(request: Request, spec: FormSpec) -> Form:
             parser.write(chunk)
         except FormParserError as exc:
             raise RequestError("malformed multipart body") from exc
-    return _finish(collector, spec)
 
 
 def _finish(collector: _Collector, spec: FormSpec) -> Form:

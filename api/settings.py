@@ -4,7 +4,8 @@ Every field has a safe default: loopback only, no cross-origin access, bounded s
 Environment variables (lists are comma-separated):
 
     ANONYMIZER_HOST, ANONYMIZER_PORT, ANONYMIZER_WORKERS, ANONYMIZER_QUEUE,
-    ANONYMIZER_ALLOWED_ORIGINS, ANONYMIZER_ALLOWED_HOSTS, ANONYMIZER_MAX_BYTES, ANONYMIZER_MAX_PIXELS
+    ANONYMIZER_ALLOWED_ORIGINS, ANONYMIZER_ALLOWED_HOSTS, ANONYMIZER_MAX_BYTES, ANONYMIZER_MAX_PIXELS,
+    ANONYMIZER_READ_TIMEOUT
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     queue: int = 4
     detector: str = "default"
+    read_timeout: float = 60.0  # seconds for a request body to arrive; then 408 and the worker slot is freed
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise in place once
@@ -66,6 +68,8 @@ class Settings:
             raise OptionsError(f"workers must be between 1 and 64, not {self.workers}")
         if not 0 <= self.queue <= 1024:
             raise OptionsError(f"queue must be between 0 and 1024, not {self.queue}")
+        if not 0 < self.read_timeout <= 3600:
+            raise OptionsError(f"read timeout must be between 0 and 3600 seconds, not {self.read_timeout}")
         Limits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)  # raises OptionsError when not positive
 
     @property
@@ -107,6 +111,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "queue": int,
     "max_bytes": int,
     "max_pixels": int,
+    "read_timeout": float,
     "allowed_origins": _names,
     "allowed_hosts": _names,
 }
