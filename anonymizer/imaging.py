@@ -79,6 +79,7 @@ class ImageFormat:
     extension: str
     sniff: Callable[[bytes], bool]
     save: Saver | None = None
+    max_side: int = 1 << 31  # the longest side the encoder can write
 
     @property
     def writable(self) -> bool:
@@ -88,9 +89,10 @@ class ImageFormat:
 FORMATS: dict[str, ImageFormat] = {
     f.name: f
     for f in (
-        ImageFormat("jpeg", "image/jpeg", ".jpg", lambda d: d[:3] == b"\xff\xd8\xff", _save_jpeg),
+        ImageFormat("jpeg", "image/jpeg", ".jpg", lambda d: d[:3] == b"\xff\xd8\xff", _save_jpeg, 65_500),
         ImageFormat("png", "image/png", ".png", lambda d: d[:8] == b"\x89PNG\r\n\x1a\n", _save_png),
-        ImageFormat("webp", "image/webp", ".webp", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", _save_webp),
+        ImageFormat("webp", "image/webp", ".webp", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", _save_webp,
+                    16_383),
         ImageFormat("avif", "image/avif", ".avif", lambda d: bool(_ftyp_brands(d) & AVIF_BRANDS)),
         ImageFormat("heif", "image/heic", ".heic", lambda d: bool(_ftyp_brands(d) & HEIF_BRANDS)),
         ImageFormat("tiff", "image/tiff", ".tiff", lambda d: d[:4] in (b"II*\x00", b"MM\x00*")),
@@ -281,6 +283,10 @@ def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:
     """Encode pixels alone: no EXIF, XMP, ICC, comments or text chunks are written."""
     if fmt.save is None:
         raise UnsupportedFormatError(f"cannot write {fmt.name} files")
+    height, width = pixels.shape[:2]
+    if max(height, width) > fmt.max_side:  # e.g. an animated WebP's canvas may be wider than WebP can encode
+        raise TooLargeError(f"a {width}x{height} image cannot be written as {fmt.name.upper()} (at most "
+                            f"{fmt.max_side} pixels a side); choose PNG as the output format")
     out = io.BytesIO()
     fmt.save(Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB"), out, quality)
     return out.getvalue()

@@ -584,3 +584,15 @@ def test_long_thin_region_is_obscured_without_a_huge_intermediate_image(
     assert out.shape == strip.shape and sizes
     inside = out[30000:40000, 8:16].astype(int)
     assert np.abs(np.diff(inside, axis=1)).max() < 40  # the stripes are gone inside the face
+
+
+def test_webp_canvas_wider_than_webp_can_encode_is_too_large_not_a_crash() -> None:
+    """Fuzz: an animated WebP whose VP8X canvas (24 bits a side) said 65 296 pixels wide decoded fine, then
+    writing it back as WebP (at most 16 383 a side) raised ValueError from the encoder."""
+    data = bytearray(seeds.webp_animated())
+    assert data[12:16] == b"VP8X"
+    data[24:27] = (65296 - 1).to_bytes(3, "little")
+    with pytest.raises(TooLargeError, match="cannot be written as WEBP"):
+        anonymizer.clean(bytes(data), CleanOptions(detect_faces=False))
+    result = anonymizer.clean(bytes(data), CleanOptions(detect_faces=False, output_format=OutputFormat.PNG))
+    assert result.width == 65296 and anonymizer.inspect(result.data).is_clean
