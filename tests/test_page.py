@@ -16,11 +16,7 @@ import base64
 import io
 import json
 import os
-import socket
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +28,7 @@ from PIL import Image
 
 import anonymizer
 from tests.conftest import SAMPLE
+from tests.live_server import running_service
 
 pytestmark = pytest.mark.browser
 
@@ -85,45 +82,11 @@ def _unavailable(reason: str) -> None:
 # ---------------------------------------------------------------- server and browser
 
 
-def _wait_ready(base: str, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and thread.is_alive():
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the service did not become ready (model loaded) within 60 s")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The real service (bundled face model) on a free 127.0.0.1 port, in a thread."""
-    import uvicorn
-
-    from anonymizer.api.app import create_app
-    from anonymizer.api.settings import Settings
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = Settings(host="127.0.0.1", port=port, workers=2, queue=8)
-    config = uvicorn.Config(
-        create_app(settings), log_config=None, access_log=False, server_header=False, date_header=False
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, thread)
+    with running_service(workers=2, queue=8) as base:
         yield base
-    finally:
-        uv.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
