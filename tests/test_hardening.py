@@ -596,3 +596,14 @@ def test_webp_canvas_wider_than_webp_can_encode_is_too_large_not_a_crash() -> No
         anonymizer.clean(bytes(data), CleanOptions(detect_faces=False))
     result = anonymizer.clean(bytes(data), CleanOptions(detect_faces=False, output_format=OutputFormat.PNG))
     assert result.width == 65296 and anonymizer.inspect(result.data).is_clean
+
+
+def test_image_data_is_not_held_to_the_metadata_item_limit() -> None:
+    """max_item_bytes bounds what is read (metadata); one large IDAT or VP8L chunk is only copied."""
+    noise = Image.fromarray(np.random.default_rng(3).integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    limits = Limits(max_item_bytes=50_000)
+    for data in (save(noise, "PNG"), save(noise, "WEBP", lossless=True)):
+        assert anonymizer.inspect(data, limits).is_clean
+        assert anonymizer.strip(data, limits).lossless
+    with pytest.raises(TooLargeError):
+        anonymizer.inspect(png_with(chunk(b"tEXt", b"Comment\x00" + b"x" * 60_000)), limits)

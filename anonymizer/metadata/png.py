@@ -63,7 +63,8 @@ def parse(data: bytes, parsed: Parsed) -> None:
         length, kind = u32(data, pos, "PNG chunk length"), data[pos + 4 : pos + 8]
         if length > 0x7FFFFFFF:
             raise CorruptImageError(f"PNG chunk at offset {pos:#x} claims an impossible length")
-        check_item(length, parsed.limits, f"PNG chunk '{tag_name(kind)}'")
+        if kind not in KEEP:  # image data is copied, never read: only metadata items are bounded
+            check_item(length, parsed.limits, f"PNG chunk '{tag_name(kind)}'")
         need(data, pos + 8, length + 4, f"PNG chunk '{tag_name(kind)}'")
         if not parsed.header_seen and kind != b"IHDR":
             raise CorruptImageError("PNG does not start with an IHDR chunk")

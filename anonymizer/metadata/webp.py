@@ -29,7 +29,8 @@ def parse(data: bytes, parsed: Parsed) -> None:
         parsed.part()
         need(data, pos, 8, "WebP chunk header")
         kind, size = data[pos : pos + 4], u32(data, pos + 4, "WebP chunk size", big=False)
-        check_item(size, parsed.limits, f"WebP chunk '{tag_name(kind)}'")
+        if kind not in KEEP:  # image data is copied, never read: only metadata items are bounded
+            check_item(size, parsed.limits, f"WebP chunk '{tag_name(kind)}'")
         end = pos + 8 + size + (size & 1)
         if pos + 8 + size > total:
             raise CorruptImageError(f"WebP chunk '{tag_name(kind)}' at offset {pos:#x} runs past the RIFF end")
