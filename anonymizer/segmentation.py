@@ -17,15 +17,13 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import cv2
-import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python import BaseOptions, vision
 from numpy.typing import NDArray
 
 from . import obscure
 from .errors import InputError, ModelError
 from .models import model_bytes
-from .native import quiet_stderr
+from .native import close_at_exit, mediapipe_tasks, quiet_stderr, srgb_image
 from .options import Background, CleanOptions, Method
 
 RGB = NDArray[np.uint8]
@@ -70,6 +68,7 @@ class _Segmenter:
 
     def __init__(self, model: SegmentationModel) -> None:
         self.model = model
+        BaseOptions, vision = mediapipe_tasks()
         options = vision.ImageSegmenterOptions(
             base_options=BaseOptions(model_asset_buffer=model_bytes(model.file)),
             output_confidence_masks=True,
@@ -77,15 +76,14 @@ class _Segmenter:
         )
         with quiet_stderr():  # LiteRT logs its set-up and first inference to stderr
             self._task = vision.ImageSegmenter.create_from_options(options)
-            warm_up = mp.Image(
-                image_format=mp.ImageFormat.SRGB, data=np.zeros((model.size[1], model.size[0], 3), np.uint8)
-            )
+            close_at_exit(self._task.close)
+            warm_up = srgb_image(np.zeros((model.size[1], model.size[0], 3), np.uint8))
             self._task.segment(warm_up)
         self._lock = threading.Lock()
 
     def confidence(self, rgb: RGB) -> Confidence:
         """Person confidence at the model's input size, for `rgb` already resized to it."""
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        image = srgb_image(rgb)
         with self._lock:
             try:
                 masks = self._task.segment(image).confidence_masks

@@ -190,3 +190,14 @@ def test_output_never_replaces_the_original(photo: Path) -> None:
     code, _, err = invoke("clean", photo, "-o", photo, "--force")
     assert code == 1 and "original" in err
     assert photo.read_bytes() == before
+
+
+def test_quiet_stderr_and_clean_exit(photo: Path) -> None:
+    """Native libraries print nothing over our output, and closing their tasks at exit prints no traceback."""
+    exe = Path(sys.executable).with_name("anonymize")
+    command = [str(exe) if exe.exists() else "anonymize", "clean", str(photo), "--background", "blur",
+               "--detector", "mediapipe"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "photo-clean.jpg" in result.stdout

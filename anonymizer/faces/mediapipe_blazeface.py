@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python import BaseOptions, vision
 
 from ..models import model_bytes
-from ..native import quiet_stderr
+from ..native import close_at_exit, mediapipe_tasks, quiet_stderr, srgb_image
 from ..types import Box, Detection
 from .base import RGB, register
 
@@ -24,6 +22,7 @@ class BlazeFace:
 
     def __init__(self, name: str, model: str, threshold: float = 0.4) -> None:
         self.name = name
+        BaseOptions, vision = mediapipe_tasks()
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=model_bytes(model)),
             min_detection_confidence=threshold,
@@ -31,11 +30,12 @@ class BlazeFace:
         )
         with quiet_stderr():  # LiteRT logs every sparse tensor and the first unaligned input
             self._task = vision.FaceDetector.create_from_options(options)
-            self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+            close_at_exit(self._task.close)
+            self._task.detect(srgb_image(np.zeros((64, 64, 3), np.uint8)))
         self._lock = threading.Lock()
 
     def detect(self, rgb: RGB) -> list[Detection]:
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb[:, :, :3]))
+        image = srgb_image(rgb[:, :, :3])
         with self._lock:
             result = self._task.detect(image)
         found = []
