@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=int, default=0, help="stop after this many inputs (default: no limit)")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000, help="run seed (default: clock)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--out", default="fuzz-findings", help="folder for failing inputs (default fuzz-findings)")
+    default_out = Path(tempfile.gettempdir()) / "anonymizer-fuzz"
+    parser.add_argument("--out", default=str(default_out), help=f"folder for failing inputs (default {default_out})")
     parser.add_argument("--corpus", default=None, help="extra seed folder (default ../shared/corpus/metadata)")
     parser.add_argument("--corpus-max-bytes", type=int, default=seeds.CORPUS_MAX_BYTES)
     parser.add_argument("--kill-after", type=float, default=30.0, help="seconds without an answer = hang")
