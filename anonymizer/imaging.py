@@ -11,7 +11,7 @@ import io
 import struct
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -51,23 +51,26 @@ def _ftyp_brands(data: bytes) -> set[bytes]:
     return brands
 
 
+# Savers write pixels and, only when the caller put one in im.info (keep_icc), the colour profile: nothing else.
 Saver = Callable[[Image.Image, io.BytesIO, int], None]
 
 
 def _save_jpeg(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    icc = im.info.get("icc_profile")
     if im.mode == "RGBA":  # JPEG has no alpha: flatten on white (obscured regions are already opaque)
         background = Image.new("RGB", im.size, (255, 255, 255))
         background.paste(im, mask=im.getchannel("A"))
         im = background
-    im.save(out, "JPEG", quality=quality, optimize=True)
+    im.save(out, "JPEG", quality=quality, optimize=True, icc_profile=icc)
 
 
 def _save_png(im: Image.Image, out: io.BytesIO, quality: int) -> None:
-    im.save(out, "PNG", compress_level=6)
+    im.save(out, "PNG", compress_level=6, icc_profile=im.info.get("icc_profile"))
 
 
 def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
-    im.save(out, "WEBP", quality=quality, lossless=quality == 100, method=4)
+    icc = im.info.get("icc_profile") or b""
+    im.save(out, "WEBP", quality=quality, lossless=quality == 100, method=4, icc_profile=icc)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class Decoded:
     orientation: int
     frames: int
     colour_profile: str = ""  # the profile the pixels were converted from to sRGB, if any
+    icc_profile: bytes | None = field(default=None, repr=False)  # kept only when asked to (keep_icc)
 
     @property
     def width(self) -> int:
@@ -230,13 +234,16 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
-def _upright(im: Image.Image, orientation: int) -> tuple[Pixels, str]:
+def _upright(im: Image.Image, orientation: int, keep_icc: bool) -> tuple[Pixels, str, bytes | None]:
     im.seek(0)
     im.load()
     if orientation in ORIENTATION_TRANSPOSE:
         im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
+    if keep_icc:
+        icc = im.info.get("icc_profile")
+        return _to_array(im), "", icc if isinstance(icc, bytes) and icc else None
     im, profile = to_srgb(im)
-    return _to_array(im), profile
+    return _to_array(im), profile, None
 
 
 def _guarded(step: Callable[[], T]) -> T:
@@ -251,15 +258,18 @@ def _guarded(step: Callable[[], T]) -> T:
         raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
 
 
-def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
-    """Decode `data` to upright RGB(A) pixels; raises InputError subclasses on bad input."""
+def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> Decoded:
+    """Decode `data` to upright RGB(A) pixels; raises InputError subclasses on bad input.
+
+    Colours are converted from an embedded profile to sRGB, unless `keep_icc`: then the pixels stay as they
+    are and the profile is returned with them, to be embedded in the output."""
     check_size(data, limits)
     fmt = sniff(data)
     im = _open(data, limits)
     orientation = _orientation(im)
     frames = _guarded(lambda: int(getattr(im, "n_frames", 1) or 1))  # TIFF and GIF walk every frame here
-    pixels, profile = _guarded(lambda: _upright(im, orientation))
-    return Decoded(pixels=pixels, format=fmt, orientation=orientation, frames=frames, colour_profile=profile)
+    pixels, profile, icc = _guarded(lambda: _upright(im, orientation, keep_icc))
+    return Decoded(pixels, fmt, orientation, frames, colour_profile=profile, icc_profile=icc)
 
 
 def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, int, int]:
@@ -279,8 +289,9 @@ def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, in
     return width, height, orientation
 
 
-def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:
-    """Encode pixels alone: no EXIF, XMP, ICC, comments or text chunks are written."""
+def encode(pixels: Pixels, fmt: ImageFormat, quality: int, icc_profile: bytes | None = None) -> bytes:
+    """Encode pixels alone: no EXIF, XMP, comments or text chunks are written, and no colour profile unless
+    one is given (the user asked to keep it)."""
     if fmt.save is None:
         raise UnsupportedFormatError(f"cannot write {fmt.name} files")
     height, width = pixels.shape[:2]
@@ -288,5 +299,8 @@ def encode(pixels: Pixels, fmt: ImageFormat, quality: int) -> bytes:
         raise TooLargeError(f"a {width}x{height} image cannot be written as {fmt.name.upper()} (at most "
                             f"{fmt.max_side} pixels a side); choose PNG as the output format")
     out = io.BytesIO()
-    fmt.save(Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB"), out, quality)
+    im = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    if icc_profile:
+        im.info["icc_profile"] = icc_profile
+    fmt.save(im, out, quality)
     return out.getvalue()

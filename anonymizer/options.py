@@ -72,6 +72,7 @@ class CleanOptions:
     background: Background = Background.KEEP
     output_format: OutputFormat = OutputFormat.SAME
     quality: int = 92
+    keep_icc: bool = False  # keep the colour profile (it may name the editing software and a date)
     limits: Limits = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ from . import imaging, metadata, obscure, regions, segmentation
 from .errors import InputError, VerificationError
 from .faces import Detector, get_detector
 from .imaging import Decoded, ImageFormat
-from .metadata import Report, StripResult
+from .metadata import Category, Report, StripResult
 from .options import DEFAULT_LIMITS, Background, CleanOptions, Limits
 from .types import Detection
 
@@ -77,18 +77,21 @@ def _input_report(data: bytes, limits: Limits) -> Report | None:
         return None  # the report is informational; the output is rebuilt from pixels and verified anyway
 
 
-def _verify_metadata(data: bytes, limits: Limits) -> Report:
+def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] = frozenset()) -> Report:
+    """Fail closed: raise unless nothing but image structure (and what the user chose to keep) is left."""
     report = metadata.inspect(data, limits)
-    if not report.is_clean:
-        left = "; ".join(f"{f.where}: {f.what}" for f in report.identifying[:3])
-        raise VerificationError(f"output still carries metadata ({left}); nothing was written")
+    left = [f for f in report.identifying if f.category not in allowed]
+    if left:
+        listed = "; ".join(f"{f.where}: {f.what}" for f in left[:3])
+        raise VerificationError(f"output still carries metadata ({listed}); nothing was written")
     return report
 
 
-def _verify_output(data: bytes, width: int, height: int, limits: Limits) -> None:
-    _verify_metadata(data, limits)
+def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> None:
+    kept = frozenset({Category.COLOUR_PROFILE}) if options.keep_icc else frozenset()
+    _verify_metadata(data, options.limits, kept)
     try:
-        size_and_orientation = imaging.check_decodes(data, limits)
+        size_and_orientation = imaging.check_decodes(data, options.limits)
     except InputError as exc:
         raise VerificationError(f"output does not decode: {exc}") from exc
     if size_and_orientation != (width, height, 1):
@@ -99,6 +102,8 @@ def _notes(decoded: Decoded, options: CleanOptions) -> tuple[str, ...]:
     notes: tuple[str, ...] = () if decoded.frames == 1 else (f"kept the first of {decoded.frames} frames",)
     if decoded.colour_profile:
         notes += (f"colours converted to sRGB from {decoded.colour_profile}",)
+    if decoded.icc_profile:
+        notes += ("kept the colour profile, as asked (it may name the editing software and a date)",)
     if options.background is not Background.KEEP:
         notes += (f"obscured everything but the people ({options.background.value})",)
     return notes
@@ -119,14 +124,14 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     """Obscure faces and regions, drop all metadata, and return the verified clean photo."""
     options = options or CleanOptions()
     obscure.check_options(options)
-    decoded = imaging.decode(data, options.limits)
+    decoded = imaging.decode(data, options.limits, options.keep_icc)
     pixels, faces, touched = _obscured(decoded, options, detector)
     width, height, orientation, notes = decoded.width, decoded.height, decoded.orientation, _notes(decoded, options)
-    target = imaging.output_format(decoded.format, options.output_format)
+    target, icc = imaging.output_format(decoded.format, options.output_format), decoded.icc_profile
     del decoded  # large photos: keep one full-size copy alive while encoding, not two
-    out = imaging.encode(pixels, target, options.quality)
+    out = imaging.encode(pixels, target, options.quality, icc)
     del pixels
-    _verify_output(out, width, height, options.limits)
+    _verify_output(out, width, height, options)
     return CleanResult(
         data=out,
         format=target,

@@ -106,6 +106,7 @@ class CleanForm(BaseModel):
     quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality")
     face_scale: float = Field(1.4, ge=1.0, le=4.0, description="grow each face box by this factor")
     background: Background = Field(Background.KEEP, description="what happens to everything but people")
+    keep_icc: bool = Field(False, description="keep the colour profile instead of converting colours to sRGB")
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:

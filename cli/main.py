@@ -187,6 +187,9 @@ def clean_command(
         OutputFormat, typer.Option("--format", help="Output format; 'same' keeps the input's where writable.")
     ] = OutputFormat.SAME,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 92,
+    keep_icc: Annotated[
+        bool, typer.Option("--keep-icc", help="Keep the colour profile instead of converting to sRGB.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Obscure faces and marked regions, remove all metadata, and write NAME-clean.EXT next to each photo."""
@@ -204,6 +207,7 @@ def clean_command(
             background=background,
             output_format=_output_format(fmt, out),
             quality=quality,
+            keep_icc=keep_icc,
         )
         if not no_faces:
             get_detector(detector)

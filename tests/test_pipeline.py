@@ -122,7 +122,7 @@ def test_fail_closed_on_leftover_metadata(sample_bytes: bytes, monkeypatch: pyte
         {"GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((50, 1), (0, 1), (0, 1))}}
     )
 
-    def leaky_insert(px: np.ndarray, fmt: object, quality: int) -> bytes:
+    def leaky_insert(px: np.ndarray, fmt: object, quality: int, icc: bytes | None = None) -> bytes:
         out = io.BytesIO()
         piexif.insert(gps, real_encode(px, fmt, quality), out)  # type: ignore[arg-type]
         return out.getvalue()
@@ -170,3 +170,27 @@ def test_strength_past_the_floor_refused_even_without_faces(sample_bytes: bytes)
 
     with pytest.raises(OptionsError):
         clean(sample_bytes, CleanOptions(detect_faces=False, strength=1000))
+
+
+def test_keep_icc_keeps_only_the_profile(metadata_corpus) -> None:  # type: ignore[no-untyped-def]
+    from anonymizer import Category
+
+    data = (metadata_corpus / "heic_gps_iphone8_IMG_1034.heic").read_bytes()
+    result = clean(data, CleanOptions(detect_faces=False, keep_icc=True))
+    left = inspect(result.data).identifying
+    assert left and {f.category for f in left} == {Category.COLOUR_PROFILE}
+    assert not any("sRGB" in note for note in result.notes) and any("colour profile" in n for n in result.notes)
+    assert Image.open(io.BytesIO(result.data)).info.get("icc_profile")
+
+
+def test_keep_icc_still_fails_closed_on_anything_else(sample_bytes: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_encode = pipeline.imaging.encode
+
+    def leaky(px: np.ndarray, fmt: object, quality: int, icc: bytes | None = None) -> bytes:
+        out = io.BytesIO()
+        piexif.insert(piexif.dump({"0th": {piexif.ImageIFD.Artist: b"Jane"}}), real_encode(px, fmt, quality), out)  # type: ignore[arg-type]
+        return out.getvalue()
+
+    monkeypatch.setattr(pipeline.imaging, "encode", leaky)
+    with pytest.raises(VerificationError, match=r"(?i)artist"):
+        clean(sample_bytes, CleanOptions(keep_icc=True), detector=FakeDetector(FACE))

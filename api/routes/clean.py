@@ -95,6 +95,7 @@ def clean_options(form: Form, settings: Settings) -> CleanOptions:
         background=fields.background,
         output_format=fields.output_format,
         quality=fields.quality,
+        keep_icc=fields.keep_icc,
         limits=settings.limits,
     )
 
