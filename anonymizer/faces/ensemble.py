@@ -131,16 +131,34 @@ def run_pass(model: Model, rgb: RGB, step: Pass, plan: Plan) -> tuple[Boxes, NDA
     return to_photo(boxes, step, w, h), cut
 
 
+def reduced(rgb: RGB, plan: Plan) -> tuple[RGB, float, float]:
+    """The photo shrunk once to the largest size any pass needs (when every pass shrinks it), and the
+    factors (x, y) that map its pixels back to the photo. Saves resizing a large photo in every pass."""
+    h, w = rgb.shape[:2]
+    largest = max(step.scale(w, h) for step in plan.passes)
+    if largest >= 1:
+        return rgb, 1.0, 1.0
+    size = (max(1, round(w * largest)), max(1, round(h * largest)))
+    small = np.asarray(cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA), np.uint8)
+    return small, w / size[0], h / size[1]
+
+
 def detect_boxes(model: Model, rgb: RGB, plan: Plan) -> Boxes:
     """Every pass of `plan`; boxes cut by a tile edge that lie inside a larger box are dropped (that box
     is the whole face, seen by another tile or pass); the rest are fused across passes and thresholded."""
-    results = [run_pass(model, rgb, step, plan) for step in plan.passes]
+    if not plan.passes:
+        return np.empty((0, 5), np.float32)
+    small, fx, fy = reduced(rgb, plan)
+    results = [run_pass(model, small, step, plan) for step in plan.passes]
     boxes = np.concatenate([b for b, _ in results]).astype(np.float32)
     cut = np.concatenate([c for _, c in results])
     views = np.concatenate([np.full(len(b), i) for i, (b, _) in enumerate(results)]).astype(np.float32)
     kept = drop_contained(np.concatenate([boxes, views[:, None]], axis=1), cut, 0.7)
     fused = fuse(kept[:, :5], kept[:, 5].astype(np.int_), plan.merge_iou)
-    return fused[fused[:, 4] >= plan.threshold]
+    fused = fused[fused[:, 4] >= plan.threshold]
+    fused[:, 0:4:2] *= fx
+    fused[:, 1:4:2] *= fy
+    return fused
 
 
 class Ensemble:
