@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from typer.testing import CliRunner
 
 from anonymizer import CleanOptions, CorruptImageError, clean, inspect
 from anonymizer.cli.main import app
-from tests.test_metadata_corpus import EXIFTOOL_GROUPS, EXIFTOOL_STRUCTURE, UNDECODABLE, corpus_files
+from tests.test_metadata_corpus import UNDECODABLE, corpus_files, exiftool_leftovers
 
 pytestmark = pytest.mark.corpus
 runner = CliRunner()
@@ -53,15 +51,5 @@ def test_check_fails_on_originals_passes_on_copies(metadata_corpus: Path, cleane
 
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (CI installs it)")
 def test_exiftool_sees_only_structure_after_clean(cleaned: dict[str, Path]) -> None:
-    folder = next(iter(cleaned.values())).parent
-    out = subprocess.run(["exiftool", "-a", "-G1", "-s", "-q", "-q", "-r", str(folder)], capture_output=True,
-                         text=True, check=False, timeout=120).stdout
-    left = []
-    for line in out.splitlines():
-        match = re.match(r"\[([^\]]+)\]\s+(\S+)", line)
-        if match is None:
-            continue
-        group, tag = match.groups()
-        if group not in EXIFTOOL_GROUPS and tag not in EXIFTOOL_STRUCTURE.get(group, set()):
-            left.append(line)
+    left = exiftool_leftovers(next(iter(cleaned.values())).parent)
     assert not left, "\n".join(left)
