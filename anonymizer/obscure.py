@@ -47,7 +47,7 @@ MIN_CELL_PX = 4
 MIN_REGION_PX = 12
 #: noise added to each cell mean, in 8-bit levels: shared by the three channels, and per channel
 BLUR_NOISE = (10.0, 3.0)
-PIXELATE_NOISE = (6.0, 2.0)
+PIXELATE_NOISE = (20.0, 6.0)
 #: blur smooths its grid at this many samples per cell, with a Gaussian of this many cells (sigma)
 BLUR_OVERSAMPLE = 4
 BLUR_SIGMA_CELLS = 0.5
@@ -180,8 +180,8 @@ def _mask(patch: Patch) -> Pixels:
 
 #: Method -> implementation. A new method is one function and one entry; the tests pick it up.
 METHODS: dict[Method, MethodSpec] = {
-    Method.BLUR: MethodSpec(_blur, default_cells=5, feather=True),
-    Method.PIXELATE: MethodSpec(_pixelate, default_cells=6),
+    Method.BLUR: MethodSpec(_blur, default_cells=3, feather=True),
+    Method.PIXELATE: MethodSpec(_pixelate, default_cells=5),
     Method.FILL: MethodSpec(_fill),
     Method.MASK: MethodSpec(_mask),
 }
