@@ -393,7 +393,7 @@ def main(argv: list[str]) -> int:
     if cropped:
         print(f"{cropped}: each face shown {args.face_px} px wide in a crop {args.context}x its longer side")
     if whole:
-        print(f"{', '.join(whole)}: shown the whole photos")
+        print(f"{', '.join(label for label in detectors if label in whole)}: shown the whole photos")
     print()
     print(f"Re-detected (of {faces} faces) per detector, and re-identified by dlib's face embeddings:")
     print()
