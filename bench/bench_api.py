@@ -150,7 +150,10 @@ def start_server(port: int, workers: int, queue: int, log: Path) -> subprocess.P
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-c", SERVER, str(port), str(workers), str(queue)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
 
@@ -218,9 +221,11 @@ def main() -> None:
         server.terminate()
         server.wait(10)
     print(f"server ready after {ready:.1f} s (models loaded); RSS idle {idle:.0f} MB, peak {peak:.0f} MB")
-    print(f"photo: 1000x1000 JPEG, {len(photo) / 1e3:.0f} kB, one face; {os.cpu_count()} CPUs; "
-          f"workers={args.workers or 'default'} queue={args.queue}; <= {args.seconds:.0f} s and "
-          f"<= {args.max_requests} requests per phase; 503 backoff {args.backoff} s\n")
+    print(
+        f"photo: 1000x1000 JPEG, {len(photo) / 1e3:.0f} kB, one face; {os.cpu_count()} CPUs; "
+        f"workers={args.workers or 'default'} queue={args.queue}; <= {args.seconds:.0f} s and "
+        f"<= {args.max_requests} requests per phase; 503 backoff {args.backoff} s\n"
+    )
     print(table(phases))
 
 

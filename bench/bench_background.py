@@ -135,8 +135,10 @@ def main() -> None:
     whole = bench_clean(data, args.runs)
     rss = peak_rss(args.size)
     keep = medians(whole[Background.KEEP])
-    print(f"Photo: sample portrait upscaled to {width}x{height} ({width * height / 1e6:.1f} MP), JPEG q92, "
-          f"{len(data) / 1e6:.1f} MB; {args.runs} runs; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"Photo: sample portrait upscaled to {width}x{height} ({width * height / 1e6:.1f} MP), JPEG q92, "
+        f"{len(data) / 1e6:.1f} MB; {args.runs} runs; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n"
+    )
     print("| what | median wall ms | min wall ms | median CPU ms | extra wall ms | extra CPU ms |")
     print("|---|---:|---:|---:|---:|---:|")
     for background, values in option.items():

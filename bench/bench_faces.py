@@ -8,7 +8,7 @@ Reads ../shared/corpus/faces (WIDER FACE validation photos and wider_face_val.ma
 
 - recall@IoU: share of valid ground-truth faces (height >= 10 px) that some detection overlaps by IoU >= t.
 - coverage: share of valid faces (by height) of which >= 80 % of the box lies inside the mask that `clean`
-  would obscure (anonymizer.regions.build_mask when present, else an ellipse of 1.4x each box);
+  would obscure (anonymizer.regions.build_mask with the default face scale);
   deface's own mask is an ellipse in its box grown by mask_scale - 1 on every side (mask scale 1.3).
 - FP area: share of the photo that is obscured outside every ground-truth box (valid or not). Even a
   perfect detector scores about 3 % here on this corpus, since every mask is grown around its face.
@@ -36,11 +36,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import wider
 from numpy.typing import NDArray
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "faces"
+CORPUS = wider.CORPUS
 DEFACE_PYTHON = Path("/tmp/defacevenv/bin/python")
 HIDDEN = 0.8  # a face counts as hidden when this share of its box is obscured
 RECALL_BUCKETS = [("10-16", 10, 16), ("16-32", 16, 32), (">=32", 32, 1e9), ("all >=10", 10, 1e9)]
@@ -62,20 +63,8 @@ class Photo:
 
 def load_corpus(root: Path = CORPUS, limit: int | None = None) -> list[Photo]:
     """The photos under root/images with their ground truth; `limit` takes an even spread of them."""
-    import scipy.io
-
-    mat = scipy.io.loadmat(str(root / "wider_face_val.mat"))
-    truth: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_]]] = {}
-    for e in range(len(mat["event_list"])):
-        for f in range(len(mat["file_list"][e][0])):
-            name = str(mat["file_list"][e][0][f][0][0])
-            gt = np.asarray(mat["face_bbx_list"][e][0][f][0], np.float64).reshape(-1, 4)
-            invalid = np.asarray(mat["invalid_label_list"][e][0][f][0]).reshape(-1).astype(bool)
-            truth[name] = (gt, ~invalid)
-    paths = sorted((root / "images").glob("*/*.jpg"))
-    if limit:
-        paths = [paths[round(i * len(paths) / limit)] for i in range(min(limit, len(paths)))]
-    return [Photo(p, *truth[p.stem]) for p in paths]
+    truth = wider.ground_truth(root)
+    return [Photo(p, *truth[p.stem]) for p in wider.photo_paths(root, limit)]
 
 
 def iou_matrix(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -99,13 +88,11 @@ def ellipse_mask(shape: tuple[int, int], boxes: Boxes, scale: float) -> Mask:
 
 
 def pipeline_mask(shape: tuple[int, int], boxes: Boxes) -> Mask:
-    """The mask `clean` would obscure for these detections (regions.build_mask when it exists)."""
-    try:
-        from anonymizer.options import CleanOptions
-        from anonymizer.regions import build_mask
-        from anonymizer.types import Box, Detection, Regions
-    except ImportError:
-        return ellipse_mask(shape, boxes, 1.4)
+    """The mask `clean` would obscure for these detections (regions.build_mask, default face scale)."""
+    from anonymizer.options import CleanOptions
+    from anonymizer.regions import build_mask
+    from anonymizer.types import Box, Detection, Regions
+
     dets = tuple(Detection(Box(x1, y1, x2 - x1, y2 - y1), s, "bench") for x1, y1, x2, y2, s in boxes.tolist())
     return np.asarray(build_mask(shape[0], shape[1], Regions(), dets, CleanOptions()), bool)
 

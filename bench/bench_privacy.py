@@ -55,13 +55,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import wider  # noqa: E402
+
 from anonymizer import obscure  # noqa: E402
 from anonymizer.faces import Detector, detector_names, get_detector  # noqa: E402
 from anonymizer.options import CleanOptions, Method  # noqa: E402
 from anonymizer.regions import build_mask  # noqa: E402
 from anonymizer.types import Box, Detection, Regions  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "faces"
+CORPUS = wider.CORPUS
 IOU = 0.3
 MATCH = 0.6
 BASELINE = "gaussian 5 %"
@@ -90,22 +92,14 @@ class Tally:
 
 
 def load_corpus(root: Path, min_face: int, limit: int | None) -> list[Photo]:
-    """The photos under root/images with their ground truth; `limit` takes an even spread of them."""
-    import scipy.io
-
-    mat = scipy.io.loadmat(str(root / "wider_face_val.mat"))
-    truth: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_]]] = {}
-    for e in range(len(mat["event_list"])):
-        for f in range(len(mat["file_list"][e][0])):
-            name = str(mat["file_list"][e][0][f][0][0])
-            gt = np.asarray(mat["face_bbx_list"][e][0][f][0], np.float64).reshape(-1, 4)
-            invalid = np.asarray(mat["invalid_label_list"][e][0][f][0]).reshape(-1).astype(bool)
-            keep = (gt[:, 2] > 0) & (gt[:, 3] > 0)
-            truth[name] = (gt[keep], (~invalid & (gt[:, 2] >= min_face))[keep])
-    paths = sorted((root / "images").glob("*/*.jpg"))
-    if limit:
-        paths = [paths[math.floor(i * len(paths) / limit)] for i in range(min(limit, len(paths)))]
-    return [Photo(p, *truth[p.stem]) for p in paths]
+    """The photos under root/images with every face of positive size; the valid ones >= min_face px are evaluated."""
+    truth = wider.ground_truth(root)
+    photos = []
+    for path in wider.photo_paths(root, limit):
+        gt, valid = truth[path.stem]
+        keep = (gt[:, 2] > 0) & (gt[:, 3] > 0)
+        photos.append(Photo(path, gt[keep], (valid & (gt[:, 2] >= min_face))[keep]))
+    return photos
 
 
 def detections(boxes: Sequence[Box]) -> list[Detection]:

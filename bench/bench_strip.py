@@ -36,12 +36,19 @@ def twelve_megapixel_jpeg() -> bytes:
     im = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
     thumb = io.BytesIO()
     im.resize((160, 120)).save(thumb, "JPEG")
-    exif = piexif.dump({
-        "0th": {piexif.ImageIFD.Make: b"Acme", piexif.ImageIFD.Model: b"Phone 9"},
-        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
-                piexif.GPSIFD.GPSLongitudeRef: b"E", piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1))},
-        "1st": {piexif.ImageIFD.Compression: 6}, "thumbnail": thumb.getvalue(),
-    })
+    exif = piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: b"Acme", piexif.ImageIFD.Model: b"Phone 9"},
+            "GPS": {
+                piexif.GPSIFD.GPSLatitudeRef: b"N",
+                piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
+                piexif.GPSIFD.GPSLongitudeRef: b"E",
+                piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1)),
+            },
+            "1st": {piexif.ImageIFD.Compression: 6},
+            "thumbnail": thumb.getvalue(),
+        }
+    )
     out = io.BytesIO()
     im.save(out, "JPEG", quality=92, exif=exif)
     return out.getvalue()
@@ -69,6 +76,7 @@ def exiftool(path: Path, work: Path) -> Callable[[], bool]:
         out = work / f"exiftool{path.suffix}"
         out.unlink(missing_ok=True)
         return run(["exiftool", "-q", "-all=", "-o", str(out), str(path)])
+
     return go
 
 
@@ -77,6 +85,7 @@ def mat2(path: Path, work: Path) -> Callable[[], bool]:
         copy = work / f"mat2{path.suffix}"
         shutil.copyfile(path, copy)
         return run(["mat2", "--lightweight", str(copy)]) if path.suffix == ".heic" else run(["mat2", str(copy)])
+
     return go
 
 
@@ -109,8 +118,10 @@ def main() -> None:
             look = best(lambda data=data: metadata.inspect(data), args.repeat)
             et = best(exiftool(path, work), args.repeat) if tools["exiftool"] else None
             m2 = best(mat2(path, work), args.repeat) if tools["mat2"] else None
-            print(f"{path.name[:52]:52} {fmt(ours):>9} {fmt(look):>9} {fmt(et):>9} {fmt(m2):>9}  "
-                  f"{ratio(ours, et):>14}  {ratio(ours, m2):>10}")
+            print(
+                f"{path.name[:52]:52} {fmt(ours):>9} {fmt(look):>9} {fmt(et):>9} {fmt(m2):>9}  "
+                f"{ratio(ours, et):>14}  {ratio(ours, m2):>10}"
+            )
 
 
 if __name__ == "__main__":
