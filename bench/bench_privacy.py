@@ -10,7 +10,8 @@ In every photo all ground-truth faces are obscured the way `clean` does it with 
 (regions.build_mask with the default face scale, then obscure.apply on the decoded pixels, no re-encoding,
 which leaves the attacker the most to work with). Faces whose ground-truth box is at least --min-face px wide
 are evaluated. Variants: the original, a light Gaussian blur baseline (sigma 5 % of the face width, inside
-the same mask), and every method in obscure.METHODS at its default strength (or --strength METHOD=CELLS).
+the same mask), deface 1.5.0's blur and mosaic at its defaults (its draw_det re-done here on the same boxes,
+see deface_like), and every method in obscure.METHODS at its default strength (or --strength METHOD=CELLS).
 
 - Re-detection: every registered detector of the project runs over each whole obscured photo, as `clean`
   would run it; dlib's CNN face detector (mmod_human_face_detector, no upsampling) sees each evaluated face
@@ -69,6 +70,8 @@ MATCH = 0.6
 BASELINE = "gaussian 5 %"
 BASELINE_SIGMA = 0.05  # of the face width
 DLIB = "dlib cnn"
+DEFACE_SCALE = 0.3  # deface's default mask scale 1.3, applied as 0.3 of the box on every side
+DEFACE_MOSAIC = 20  # deface's default mosaic cell (px)
 
 RGB = NDArray[np.uint8]
 Boxes = NDArray[np.float64]  # N x 4: x1, y1, x2, y2
@@ -123,6 +126,36 @@ def light_blur(rgb: RGB, boxes: Sequence[Box], shape: CleanOptions) -> RGB:
     return out
 
 
+def deface_like(rgb: RGB, boxes: Sequence[Box], mode: str) -> RGB:
+    """deface 1.5.0's own obscuring (deface.draw_det, default options) re-done on the same boxes.
+
+    Each box is grown by mask_scale 1.3 (0.3 of its size on every side). "blur": a box filter with a kernel
+    half the grown box, pasted inside the ellipse inscribed in it; "mosaic": 20 px squares over the whole
+    grown box, each painted with the colour of its top-left pixel.
+    """
+    frame = rgb.copy()
+    height, width = rgb.shape[:2]
+    for box in boxes:
+        x1, y1, x2, y2 = (int(v) for v in (box.x, box.y, box.x + box.w, box.y + box.h))
+        grow_x, grow_y = (x2 - x1) * DEFACE_SCALE, (y2 - y1) * DEFACE_SCALE
+        x1, x2 = max(0, round(x1 - grow_x)), min(width - 1, round(x2 + grow_x))
+        y1, y2 = max(0, round(y1 - grow_y)), min(height - 1, round(y2 + grow_y))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        if mode == "blur":
+            roi = frame[y1:y2, x1:x2]
+            h, w = roi.shape[:2]
+            blurred = cv2.blur(roi, (max(1, w // 2), max(1, h // 2)))
+            rows, cols = np.ogrid[:h, :w]
+            inside = ((rows - h // 2) / max(1, h // 2)) ** 2 + ((cols - w // 2) / max(1, w // 2)) ** 2 < 1
+            roi[inside] = blurred[inside]
+            continue
+        for y in range(y1, y2, DEFACE_MOSAIC):
+            for x in range(x1, x2, DEFACE_MOSAIC):
+                frame[y : min(y2, y + DEFACE_MOSAIC - 1) + 1, x : min(x2, x + DEFACE_MOSAIC - 1) + 1] = frame[y, x]
+    return frame
+
+
 Strengths = dict[Method, float]
 
 
@@ -133,6 +166,7 @@ def variants(rgb: RGB, boxes: Sequence[Box], strengths: Strengths, shape: CleanO
     """
     mask = build_mask(rgb.shape[0], rgb.shape[1], Regions(), detections(boxes), shape)
     out = {"original": rgb, BASELINE: light_blur(rgb, boxes, shape)}
+    out |= {f"deface {mode}": deface_like(rgb, boxes, mode) for mode in ("blur", "mosaic")}
     for method in obscure.METHODS:
         options = CleanOptions(method=method, strength=strengths.get(method))
         out[method.value] = obscure.apply(rgb, mask, options)
@@ -333,7 +367,7 @@ def silhouette_table(tallies: dict[str, Tally], labels: Sequence[str]) -> str:
     head = ["variant", *labels]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, tally in tallies.items():
-        if name in ("original", BASELINE, Method.FILL.value):
+        if name in ("original", BASELINE, Method.FILL.value) or name.startswith("deface"):
             continue
         cells = []
         for label in labels:
