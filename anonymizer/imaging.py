@@ -239,10 +239,10 @@ def _upright(im: Image.Image, orientation: int, keep_icc: bool) -> tuple[Pixels,
     im.load()
     if orientation in ORIENTATION_TRANSPOSE:
         im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
-    if keep_icc:
-        icc = im.info.get("icc_profile")
-        return _to_array(im), "", icc if isinstance(icc, bytes) and icc else None
-    im, profile = to_srgb(im)
+    icc = im.info.get("icc_profile")
+    if keep_icc and isinstance(icc, bytes) and icc[16:20] == b"RGB ":  # the pixels come out RGB: so must it be
+        return _to_array(im), "", icc
+    im, profile = to_srgb(im)  # no profile, or one (CMYK, grey, Lab) that cannot describe RGB pixels
     return _to_array(im), profile, None
 
 

@@ -54,12 +54,18 @@ def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
     return metadata.inspect(data, limits)
 
 
-def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
-    """Remove the metadata, keeping pixel data untouched where the format allows; verified."""
+def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> StripResult:
+    """Remove the metadata (but the colour profile, with keep_icc), keeping pixel data untouched where the format
+    allows; verified."""
     imaging.check_size(data, limits)
-    result = metadata.strip(data, limits)
-    _verify_metadata(result.data, limits)
+    result = metadata.strip(data, limits, keep_icc)
+    _verify_metadata(result.data, limits, _kept(keep_icc))
     return result
+
+
+def _kept(keep_icc: bool) -> frozenset[Category]:
+    """What the user chose to keep: the colour profile, or nothing."""
+    return frozenset({Category.COLOUR_PROFILE}) if keep_icc else frozenset()
 
 
 def _faces(decoded: Decoded, options: CleanOptions, detector: Detector | None) -> tuple[Detection, ...]:
@@ -88,8 +94,7 @@ def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] =
 
 
 def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> None:
-    kept = frozenset({Category.COLOUR_PROFILE}) if options.keep_icc else frozenset()
-    _verify_metadata(data, options.limits, kept)
+    _verify_metadata(data, options.limits, _kept(options.keep_icc))
     try:
         size_and_orientation = imaging.check_decodes(data, options.limits)
     except InputError as exc:
@@ -103,7 +108,7 @@ def _notes(decoded: Decoded, options: CleanOptions) -> tuple[str, ...]:
     if decoded.colour_profile:
         notes += (f"colours converted to sRGB from {decoded.colour_profile}",)
     if decoded.icc_profile:
-        notes += ("kept the colour profile, as asked (it may name the editing software and a date)",)
+        notes += (metadata.KEPT_PROFILE_NOTE,)
     if options.background is not Background.KEEP:
         notes += (f"obscured everything but the people ({options.background.value})",)
     return notes

@@ -109,6 +109,14 @@ class CleanForm(BaseModel):
     keep_icc: bool = Field(False, description="keep the colour profile instead of converting colours to sRGB")
 
 
+class StripForm(BaseModel):
+    """Text fields of POST /v1/strip; all optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep_icc: bool = Field(False, description="keep the colour profile, unchanged, instead of removing it")
+
+
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     """A form field's schema with $refs inlined and `null` dropped: in a form, null is an absent field."""
     if isinstance(node, dict):

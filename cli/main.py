@@ -231,6 +231,9 @@ def strip_command(
     out_dir: OutDirOption = None,
     force: ForceOption = False,
     in_place: InPlaceOption = False,
+    keep_icc: Annotated[
+        bool, typer.Option("--keep-icc", help="Keep the colour profile, unchanged, instead of removing it.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Remove metadata only (faces untouched), keeping the pixel data unchanged where the format allows."""
@@ -238,7 +241,7 @@ def strip_command(
     _check_single_output(out, paths, in_place)
 
     def job(data: bytes) -> tuple[bytes, str, dict[str, Any], str]:
-        result = strip(data)
+        result = strip(data, keep_icc=keep_icc)
         removed = len(result.removed.identifying)
         info = {"lossless": result.lossless, "metadata_removed": removed, "notes": list(result.notes)}
         how = "pixels untouched" if result.lossless else "re-encoded"

@@ -188,6 +188,23 @@ def test_strip_removes_metadata_and_keeps_format(client: TestClient) -> None:
     assert decoded(r.content).size == (96, 64)
 
 
+def test_strip_keep_icc_keeps_the_colour_profile(client: TestClient) -> None:
+    from tests.test_metadata_keep_icc import WIDE, dirty
+
+    data = dirty("JPEG")
+    r = post(client, "/v1/strip", data, keep_icc="true")
+    assert r.status_code == 200, r.text
+    assert decoded(r.content).info.get("icc_profile") == WIDE and r.headers["x-lossless"] == "true"
+    assert "kept the colour profile" in r.headers["x-notes"]
+    assert "colour profile" not in r.headers["x-metadata-categories"].split(",")
+    assert {f.category.value for f in pipeline.inspect(r.content).identifying} == {"colour profile"}
+    r = post(client, "/v1/strip", data)
+    assert "icc_profile" not in decoded(r.content).info and pipeline.inspect(r.content).is_clean
+    assert "colour profile" in r.headers["x-metadata-categories"].split(",")
+    r = post(client, "/v1/strip", data, keep_icc="maybe")
+    assert r.status_code == 400 and error_code(r) == "invalid_options" and "keep_icc" in r.text
+
+
 def test_preview_is_an_upright_jpeg_without_metadata(client: TestClient) -> None:
     r = post(client, "/v1/preview", photo(size=(96, 64), orientation=6))
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"

@@ -161,6 +161,24 @@ def test_strip_keeps_faces(photo: Path) -> None:
     assert Image.open(stripped).size == (512, 512)
 
 
+def test_strip_keep_icc_keeps_the_colour_profile(tmp_path: Path) -> None:
+    from tests.test_metadata_keep_icc import KEPT_PROFILE_NOTE, WIDE, dirty
+
+    path = tmp_path / "wide.jpg"
+    path.write_bytes(dirty("JPEG"))
+    code, out, err = invoke("strip", path, "--keep-icc", "--json")
+    assert code == 0, err
+    kept = path.with_name("wide-clean.jpg")
+    assert Image.open(kept).info.get("icc_profile") == WIDE
+    assert {f.category.value for f in inspect(kept.read_bytes()).identifying} == {"colour profile"}
+    info = json.loads(out)["files"][0]
+    assert KEPT_PROFILE_NOTE in info["notes"] and info["lossless"] is True
+    code, out, err = invoke("strip", path, "--force")
+    assert code == 0, err
+    assert "icc_profile" not in Image.open(kept).info and "removed" in out
+    assert inspect(kept.read_bytes()).is_clean
+
+
 def test_installed_entry_point() -> None:
     exe = Path(sys.executable).with_name("anonymize")
     command = [str(exe)] if exe.exists() else [shutil.which("anonymize") or "anonymize"]

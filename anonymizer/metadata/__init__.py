@@ -4,14 +4,16 @@ One reader per container, chosen by magic bytes. A reader walks the whole file, 
 finds (image structure included, as Category.STRUCTURE) and records the parts decoding needs; strip
 rebuilds the file from those parts only (an allowlist), keeping the compressed pixel data bit-exact.
 Where that is not possible (HEIF, TIFF, or a JPEG whose EXIF orientation must be applied) strip
-re-encodes from pixels and says so in `notes`, with `lossless=False`.
+re-encodes from pixels and says so in `notes`, with `lossless=False`. With keep_icc the colour profile's
+parts stay too (bit-exact; a re-encode embeds the decoded profile), and `removed` no longer lists them.
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -23,9 +25,10 @@ from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
 
-__all__ = ["READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "strip"]
+__all__ = ["KEPT_PROFILE_NOTE", "READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "strip"]
 
 REENCODE_QUALITY = 95
+KEPT_PROFILE_NOTE = "kept the colour profile, as asked (it may name the editing software and a date)"
 HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
 
 READERS: dict[str, Reader] = {
@@ -41,7 +44,8 @@ READERS: dict[str, Reader] = {
 
 @dataclass(frozen=True)
 class StripResult:
-    """The photo without metadata. `format` is the output's format name; `removed` is what the input carried."""
+    """The photo without metadata. `format` is the output's format name; `removed` is what the input carried
+    and the output does not (everything, but a colour profile kept with keep_icc)."""
 
     data: bytes
     format: str
@@ -50,13 +54,13 @@ class StripResult:
     notes: tuple[str, ...] = ()
 
 
-def _parse(data: bytes, limits: Limits, lenient: bool) -> tuple[str, Reader, Parsed]:
+def _parse(data: bytes, limits: Limits, lenient: bool, keep_icc: bool = False) -> tuple[str, Reader, Parsed]:
     imaging.check_size(data, limits)
     fmt = imaging.sniff(data)
     reader = READERS.get(fmt.name)
     if reader is None:
         raise UnsupportedFormatError(f"reading metadata from {fmt.name} files is not supported yet")
-    parsed = Parsed(fmt.name, limits)
+    parsed = Parsed(fmt.name, limits, keep_icc)
     try:
         reader.parse(data, parsed)
     except CorruptImageError as exc:
@@ -79,24 +83,61 @@ def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
     return Report(name, tuple(parsed.findings))
 
 
-def strip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> StripResult:
-    """`data` without any metadata; the compressed pixel data is kept bit-exact where the format allows."""
-    name, reader, parsed = _parse(data, limits, lenient=False)
+def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> StripResult:
+    """`data` without any metadata; the compressed pixel data is kept bit-exact where the format allows.
+
+    keep_icc keeps the colour profile as it is (the ICC profile, and in PNG the sRGB, gAMA, cHRM, cICP ... chunks).
+    """
+    name, reader, parsed = _parse(data, limits, lenient=False, keep_icc=keep_icc)
     report = Report(name, tuple(parsed.findings))
     if reader.rebuild is None:
-        return _reencode(data, limits, report, parsed, reader.reencode_why)
+        result = _reencode(data, limits, report, parsed, reader.reencode_why)
+    elif why := _orientation_why(data, name, parsed):
+        result = _reencode(data, limits, report, parsed, why)
+    else:
+        result = StripResult(reader.rebuild(data, parsed), name, True, report)
+    return _with_profile(result, parsed, limits)
+
+
+def _orientation_why(data: bytes, name: str, parsed: Parsed) -> str:
+    """Why the pixels must be re-encoded upright, or '' when the photo has no orientation to apply."""
     orientation = parsed.orientation
     unsure = (parsed.exif_blocks and "orientation_read" not in parsed.extra) or "xmp" in parsed.extra
     if orientation == 1 and unsure:
         orientation = _pillow_orientation(data)  # decode rotates as Pillow reads it (EXIF, else XMP): ask Pillow
-    if orientation != 1:
-        words = ORIENTATION_WORDS.get(orientation, str(orientation))
-        source = "EXIF" if parsed.orientation != 1 else "XMP or EXIF"
-        why = f"{source} orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"
-        if name == "jpeg":
-            why += "; a lossless JPEG rotation (jpegtran) is not available"
-        return _reencode(data, limits, report, parsed, why)
-    return StripResult(reader.rebuild(data, parsed), name, True, report, tuple(parsed.notes))
+    if orientation == 1:
+        return ""
+    words = ORIENTATION_WORDS.get(orientation, str(orientation))
+    source = "EXIF" if parsed.orientation != 1 else "XMP or EXIF"
+    why = f"{source} orientation {orientation} ({words}) was applied to the pixels, since the tag cannot stay"
+    if name == "jpeg":
+        why += "; a lossless JPEG rotation (jpegtran) is not available"
+    return why
+
+
+def _with_profile(result: StripResult, parsed: Parsed, limits: Limits) -> StripResult:
+    """Say what became of the colour profile: removed (the readers' notes), or kept with keep_icc, in which case
+    `removed` stops listing it."""
+    removed = _without_kept(result.removed, result.data, limits) if parsed.keep_icc else None
+    if removed is None:
+        return replace(result, notes=(*result.notes, *parsed.notes))
+    return replace(result, removed=removed, notes=(*result.notes, KEPT_PROFILE_NOTE))
+
+
+def _without_kept(report: Report, out: bytes, limits: Limits) -> Report | None:
+    """`report` without the colour-profile findings that `out` still carries; None when it carries none."""
+    colour = [f for f in inspect(out, limits).findings if f.category is Category.COLOUR_PROFILE]
+    kept: Counter[tuple[Category, str]] = Counter((f.category, f.what) for f in colour)
+    if not kept:
+        return None
+    removed = []
+    for finding in report.findings:
+        key = (finding.category, finding.what)
+        if kept[key] > 0:
+            kept[key] -= 1
+        else:
+            removed.append(finding)
+    return Report(report.format, tuple(removed))
 
 
 def _pillow_orientation(data: bytes) -> int:
@@ -110,12 +151,11 @@ def _pillow_orientation(data: bytes) -> int:
 
 
 def _reencode(data: bytes, limits: Limits, report: Report, parsed: Parsed, why: str) -> StripResult:
-    decoded = imaging.decode(data, limits)
+    decoded = imaging.decode(data, limits, parsed.keep_icc)
     target = imaging.output_format(decoded.format, OutputFormat.SAME)
-    out = imaging.encode(decoded.pixels, target, REENCODE_QUALITY)
+    out = imaging.encode(decoded.pixels, target, REENCODE_QUALITY, decoded.icc_profile)
     quality = f" at quality {REENCODE_QUALITY}" if target.name in ("jpeg", "webp") else ""
     notes = [f"re-encoded from pixels as {target.name.upper()}{quality}: {why}"]
     if decoded.frames > 1:
         notes.append(f"kept the first of {decoded.frames} frames")
-    notes.extend(parsed.notes)
     return StripResult(out, target.name, False, report, tuple(notes))

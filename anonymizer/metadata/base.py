@@ -35,6 +35,7 @@ class Parsed:
 
     format: str
     limits: Limits
+    keep_icc: bool = False  # strip keeps the colour profile's parts too: the user asked to
     findings: list[Finding] = field(default_factory=list)
     keep: list[Piece] = field(default_factory=list)
     orientation: int = 1
@@ -64,6 +65,14 @@ class Parsed:
             return True
         self.add(where, f"{kind}, {human_size(size)} (not read: over {MAX_DETAILED} metadata blocks in this file)",
                  Category.UNKNOWN, size, Risk.HIGH)
+        return False
+
+    def keep_colour(self, piece: Piece, since: int) -> bool:
+        """With keep_icc, keep a colour-profile part (ICC profile, PNG colour chunk) bit-exact, provided all it
+        was reported as (the findings from index `since` on) is colour profile. Returns whether it was kept."""
+        if self.keep_icc and all(f.category is Category.COLOUR_PROFILE for f in self.findings[since:]):
+            self.keep.append(piece)
+            return True
         return False
 
     def structure(self, where: str, what: str, size: int = 0) -> None:

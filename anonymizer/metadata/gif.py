@@ -2,7 +2,8 @@
 
 Strip keeps the header, colour tables, graphic control extensions, the NETSCAPE/ANIMEXTS looping
 extension and the image blocks byte for byte, and drops comments, other application extensions,
-plain-text extensions and anything after the trailer.
+plain-text extensions and anything after the trailer; with keep_icc the ICCRGBG1012 colour profile
+extension stays, in place and unchanged.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def _extension(data: bytes, pos: int, parsed: Parsed) -> int:
     elif label == 0xFF and first[:11] == b"XMP DataXMP":
         xmp.findings(data[pos + 14 : end], f"{where} XMP", parsed)
     elif label == 0xFF and first[:11] == b"ICCRGBG1012":
+        since = len(parsed.findings)
         blobs.icc_findings(_joined(data, pos + 14, end), where, parsed)
+        parsed.keep_colour((pos, end), since)
     else:
         name = tag_name(first[:11]) if label == 0xFF else f"label {label:#04x}"
         parsed.add(where, f"extension '{name}', {human_size(end - pos)}", Category.UNKNOWN, end - pos)

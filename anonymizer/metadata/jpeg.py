@@ -2,7 +2,8 @@
 
 Strip keeps SOI, the frame and scan structure (DQT, DHT, DAC, DRI, SOFn, SOS, DNL, RSTn), a minimal JFIF
 header when there was one, the Adobe APP14 colour-transform flag, the entropy-coded data bit-exact, and EOI.
-Everything else goes: APPn segments, comments, MPF second images, trailers.
+Everything else goes: APPn segments, comments, MPF second images, trailers; with keep_icc the APP2
+ICC_PROFILE segments stay, in place and unchanged.
 """
 
 from __future__ import annotations
@@ -151,10 +152,12 @@ def _app2(data: bytes, marker: int, start: int, end: int, parsed: Parsed) -> Non
     payload = data[start + 4 : end]
     if payload[:12] == b"ICC_PROFILE\x00" and len(payload) >= 14:
         where = _where(marker, start, f"ICC profile chunk {payload[12]}/{payload[13]}")
+        since = len(parsed.findings)
         if payload[12] <= 1:
             blobs.icc_findings(payload[14:], where, parsed)
         else:
             parsed.add(where, "colour profile (continued)", Category.COLOUR_PROFILE, len(payload))
+        parsed.keep_colour((start, end), since)
     elif payload[:4] == b"MPF\x00":
         exif.mpf_findings(payload[4:], _where(marker, start, "MPF"), parsed, parsed.limits)
     else:

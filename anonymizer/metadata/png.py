@@ -1,7 +1,8 @@
 """PNG: every chunk, and anything after IEND.
 
 Strip keeps the chunks decoding needs (IHDR, PLTE, tRNS, IDAT, IEND and the APNG animation chunks) byte for
-byte, CRCs included, and drops every other chunk and all data after IEND.
+byte, CRCs included, and drops every other chunk and all data after IEND. With keep_icc the colour chunks
+(iCCP, sRGB, gAMA, cHRM, cICP, mDCv, cLLi) stay too, in place, when they come before PLTE and IDAT as PNG requires.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ TEXT_KEYS: dict[str, tuple[Category, Risk | None]] = {
     "date:timestamp": (Category.TIME, None),
     "software": (Category.SOFTWARE, None),
 }
+COLOUR = {b"iCCP"} | {kind for kind, (category, _, _) in SIMPLE.items() if category is Category.COLOUR_PROFILE}
 DISPLAY_LIMIT = 1 << 20
 
 Handler = Callable[[bytes, str, Parsed], None]  # chunk data, where, parsed
@@ -81,6 +83,8 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> No
     where = f"PNG {tag_name(kind)} chunk @ {start:#x}"
     if kind in KEEP:
         parsed.keep.append((start, end))
+        if kind in (b"PLTE", b"IDAT"):
+            parsed.extra["image_data"] = 1
         if kind == b"IHDR" and len(body) >= 8:
             parsed.header_seen = True
             width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
@@ -89,11 +93,14 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> No
             parsed.structure(where, "image data" if kind == b"IDAT" else f"{tag_name(kind)} (decoding)",
                              end - start)
         return
+    since = len(parsed.findings)
     if kind in SIMPLE:
         category, label, risk = SIMPLE[kind]
         parsed.add(where, label, category, len(body), risk)
-        return
-    HANDLERS.get(kind, _unknown)(body, where, parsed)
+    else:
+        HANDLERS.get(kind, _unknown)(body, where, parsed)
+    if kind in COLOUR and "image_data" not in parsed.extra:  # after PLTE or IDAT it would make the PNG invalid
+        parsed.keep_colour((start, end), since)
 
 
 def _inflate(raw: bytes, parsed: Parsed) -> bytes:

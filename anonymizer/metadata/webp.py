@@ -2,7 +2,8 @@
 
 Strip keeps the bitstreams (VP8, VP8L, ALPH) and the animation chunks (ANIM, ANMF) byte for byte and
 rebuilds the headers: a VP8X header only when alpha in an ALPH chunk or animation needs it, with the
-ICC, EXIF and XMP flags cleared; otherwise the simple format (one VP8 or VP8L chunk).
+ICC, EXIF and XMP flags cleared; otherwise the simple format (one VP8 or VP8L chunk). With keep_icc the ICCP
+chunk stays, unchanged, and the VP8X header with it, its ICC flag set.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> No
         parsed.extra["canvas"] = int.from_bytes(body[4:10], "little")
         parsed.structure(where, "extended header (rebuilt without metadata flags)", end - start)
     elif kind == b"ICCP":
+        since = len(parsed.findings)
         blobs.icc_findings(body, where, parsed)
+        if "flags" in parsed.extra and not parsed.keep and parsed.keep_colour((start, end), since):
+            parsed.extra["ICCP"] = 1  # kept: it came after VP8X and before any image or animation chunk
     elif kind == b"EXIF":
         exif.findings(exif.tiff_start(body), where, parsed)
     elif kind in (b"XMP ", b"XMP\x00"):
@@ -80,12 +84,12 @@ def _describe_image(kind: bytes, body: bytes) -> str:
 
 def rebuild(data: bytes, parsed: Parsed) -> bytes:
     chunks = parsed.assemble(data)
-    animated, alpha_chunk = "ANIM" in parsed.extra, "ALPH" in parsed.extra
-    if animated or alpha_chunk:
+    animated, alpha_chunk, icc = "ANIM" in parsed.extra, "ALPH" in parsed.extra, "ICCP" in parsed.extra
+    if animated or alpha_chunk or icc:
         if "flags" not in parsed.extra:
             raise CorruptImageError("WebP has animation or alpha chunks but no VP8X header")
         flags = (FLAG_ANIMATION if animated else 0) | (parsed.extra["flags"] & FLAG_ALPHA)
-        flags |= FLAG_ALPHA if alpha_chunk else 0
+        flags |= (FLAG_ALPHA if alpha_chunk else 0) | (FLAG_ICC if icc else 0)
         vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([flags, 0, 0, 0]) + parsed.extra["canvas"].to_bytes(6, "little")
         chunks = vp8x + chunks
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from anonymizer import parse, pipeline
 from anonymizer.errors import OptionsError
@@ -22,7 +21,7 @@ from ..forms import FIELD_LIMIT, Form, FormSpec
 from ..readiness import Models
 from ..schemas import PHOTO, CleanForm, error_responses, multipart_body
 from ..settings import Settings
-from .common import IMAGE_RESPONSE, ascii_header, removed_headers
+from .common import IMAGE_RESPONSE, ascii_header, form_fields, removed_headers
 
 router = APIRouter(prefix="/v1", tags=["photos"])
 
@@ -67,18 +66,9 @@ def parse_faces(text: str) -> tuple[bool, tuple[Box, ...] | None]:
     return False, tuple(_box(item) for item in items)
 
 
-def _form_fields(form: Form) -> CleanForm:
-    try:
-        return CleanForm.model_validate(form.fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        raise OptionsError(f"{where}: {first.get('msg', 'invalid value')}") from exc
-
-
 def clean_options(form: Form, settings: Settings) -> CleanOptions:
     """CleanOptions from the form's fields and mask part; OptionsError (400) when anything is off."""
-    fields = _form_fields(form)
+    fields = form_fields(CleanForm, form)
     detect_faces, faces = parse_faces(fields.faces)
     regions = parse_regions_json(fields.regions) if fields.regions else Regions()
     if "mask" in form.files:

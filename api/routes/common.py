@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from anonymizer.errors import OptionsError
 from anonymizer.metadata import Report
+
+from ..forms import Form
+
+FormModel = TypeVar("FormModel", bound=BaseModel)
 
 SUMMARY_HEADERS: dict[str, str] = {
     "X-Faces-Obscured": "number of faces obscured (detected or given)",
@@ -40,3 +47,13 @@ def removed_headers(report: Report | None) -> dict[str, str]:
     found = report.identifying
     categories = sorted({f.category.value for f in found})
     return {"X-Metadata-Removed": str(len(found)), "X-Metadata-Categories": ",".join(categories)}
+
+
+def form_fields(model: type[FormModel], form: Form) -> FormModel:
+    """The form's text fields as `model`; OptionsError (400) naming the first field that is off."""
+    try:
+        return model.model_validate(form.fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
+        raise OptionsError(f"{where}: {first.get('msg', 'invalid value')}") from exc

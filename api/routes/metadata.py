@@ -11,9 +11,10 @@ from anonymizer.imaging import FORMATS, sniff
 from anonymizer.metadata import StripResult
 
 from ..deps import PoolDep, SettingsDep, run_job
-from ..forms import FormSpec
-from ..schemas import PHOTO, ReportOut, error_responses, multipart_body
-from .common import IMAGE_RESPONSE, ascii_header, removed_headers
+from ..forms import FIELD_LIMIT, Form, FormSpec
+from ..schemas import PHOTO, ReportOut, StripForm, error_responses, multipart_body
+from ..settings import Settings
+from .common import IMAGE_RESPONSE, ascii_header, form_fields, removed_headers
 
 router = APIRouter(prefix="/v1", tags=["metadata"])
 
@@ -42,18 +43,24 @@ def _strip_headers(result: StripResult) -> dict[str, str]:
     return headers
 
 
+def _strip(form: Form, settings: Settings) -> StripResult:
+    fields = form_fields(StripForm, form)
+    return pipeline.strip(form.files["photo"], settings.limits, fields.keep_icc)
+
+
 @router.post(
     "/strip",
     response_class=Response,
     summary="Remove all metadata, keep the pixels",
     description="Rebuilds the file with only what decoding needs (lossless where the format allows) and "
-    "verifies that no identifying metadata is left. Faces are not touched: use /v1/clean for that.",
-    openapi_extra=multipart_body(PHOTO),
+    "verifies that no identifying metadata is left. Faces are not touched: use /v1/clean for that. With "
+    "keep_icc=true the colour profile stays, unchanged.",
+    openapi_extra=multipart_body(PHOTO, StripForm),
     responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
 )
 async def strip(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
-    spec = FormSpec(files={"photo": settings.max_bytes})
-    result = await run_job(request, pool, spec, lambda form: pipeline.strip(form.files["photo"], settings.limits))
+    spec = FormSpec(files={"photo": settings.max_bytes}, fields=dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
+    result = await run_job(request, pool, spec, lambda form: _strip(form, settings))
     fmt = FORMATS.get(result.format) or sniff(result.data)
     headers = {**_strip_headers(result), "Content-Disposition": f'inline; filename="stripped{fmt.extension}"'}
     return Response(result.data, media_type=fmt.mime, headers=headers)
