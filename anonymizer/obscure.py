@@ -206,6 +206,21 @@ def cells_for(method: Method, strength: float | None) -> int:
     return int(value)
 
 
+@dataclass(frozen=True)
+class StrengthRange:
+    """What `strength` means for a method: cells across a region, from `strongest` to `weakest`."""
+
+    strongest: int
+    default: int
+    weakest: int
+
+
+def strength_range(method: Method) -> StrengthRange | None:
+    """The strengths `method` accepts and its default; None when it has no strength (fill, mask)."""
+    default = METHODS[method].default_cells
+    return None if default is None else StrengthRange(1, default, MAX_CELLS)
+
+
 def check_options(options: CleanOptions) -> None:
     """Raise OptionsError now if `apply` would refuse these options (e.g. a strength past the floor)."""
     if options.method not in METHODS:

@@ -64,6 +64,20 @@ class DetectOut(BaseModel):
     metadata: ReportOut | None = Field(description="what the file carries; null when it could not be read")
 
 
+class StrengthOut(BaseModel):
+    strongest: int = Field(ge=1, description="fewest cells across a region the method accepts")
+    default: int = Field(ge=1, description="cells across a region when no strength is given")
+    weakest: int = Field(ge=1, description="most cells across a region the method accepts")
+
+
+class MethodOut(BaseModel):
+    name: Method
+    strength: StrengthOut | None = Field(
+        description="what the `strength` field of /v1/clean accepts for this method: cells across a region, "
+        "lower is stronger; null when the method has no strength"
+    )
+
+
 class HealthOut(BaseModel):
     status: Literal["loading", "ready", "failed"]
     ready: bool

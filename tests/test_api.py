@@ -18,11 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from anonymizer import pipeline
+from anonymizer import obscure, pipeline
 from anonymizer.api.app import create_app
 from anonymizer.api.server import config, configure_logging
 from anonymizer.api.settings import Settings
 from anonymizer.errors import OptionsError, VerificationError
+from anonymizer.options import Method
 from anonymizer.types import Box, Detection
 
 BASE = "http://127.0.0.1:8000"
@@ -241,6 +242,22 @@ def test_clean_obscures_detected_face_and_strips_metadata(client: TestClient) ->
     assert r.headers["x-output-format"] == "png"
     assert pipeline.inspect(r.content).is_clean
     assert face_changed(original, r.content)
+
+
+def test_methods_lists_every_method_with_the_strengths_clean_accepts(client: TestClient) -> None:
+    r = client.get("/v1/methods")
+    assert r.status_code == 200
+    listed = {m["name"]: m["strength"] for m in r.json()}
+    assert set(listed) == {m.value for m in obscure.METHODS}
+    for name, strength in listed.items():
+        default = obscure.METHODS[Method(name)].default_cells
+        if default is None:
+            assert strength is None
+            continue
+        assert strength["default"] == default
+        for cells, status in ((strength["strongest"], 200), (strength["weakest"], 200), (strength["weakest"] + 1, 400)):
+            answer = post(client, "/v1/clean", photo("PNG"), method=name, strength=str(cells), faces="none")
+            assert answer.status_code == status, (name, cells, answer.text)
 
 
 def test_clean_faces_none_detects_nothing(client: TestClient) -> None:

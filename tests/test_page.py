@@ -27,6 +27,8 @@ import pytest
 from PIL import Image
 
 import anonymizer
+from anonymizer import obscure
+from anonymizer.options import Method
 from tests.conftest import SAMPLE
 from tests.live_server import running_service
 
@@ -344,3 +346,38 @@ def test_page_adds_a_box_erases_undoes_and_fits_a_phone(phone: Page) -> None:
     phone.wait_clean()
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert phone.problems == []
+
+
+def test_page_strength_follows_each_methods_own_default_and_range(desktop: Page) -> None:
+    page = desktop.page
+    defaults = {m.value: obscure.METHODS[m].default_cells for m in (Method.BLUR, Method.PIXELATE)}
+    with desktop.expect_clean(lambda f: f.get("method") == "blur") as sent:
+        desktop.open_sample()
+    # The first clean copy uses blur at the library's own default, and the slider says so.
+    assert sent[0]["strength"] == str(defaults["blur"])
+    assert page.inner_text("#strength-out") == f"{defaults['blur']} cells across"
+    assert page.get_attribute("#strength", "max") == str(obscure.MAX_CELLS)
+
+    with desktop.expect_clean(lambda f: f.get("method") == "pixelate") as sent:
+        page.click("label[for='method-pixelate']")
+    assert sent[0]["strength"] == str(defaults["pixelate"])
+    assert page.inner_text("#strength-out") == f"{defaults['pixelate']} cells across"
+
+    # Moving the slider right makes pixelate stronger (fewer cells); blur keeps its own setting.
+    stronger = defaults["pixelate"] - 2
+    slider = 1 + obscure.MAX_CELLS - stronger
+    with desktop.expect_clean(lambda f: f.get("strength") == str(stronger)):
+        page.eval_on_selector(
+            "#strength",
+            "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true}));"
+            " el.dispatchEvent(new Event('change', {bubbles: true})); }",
+            slider,
+        )
+    assert page.inner_text("#strength-out") == f"{stronger} cells across"
+    with desktop.expect_clean(lambda f: f.get("method") == "blur") as sent:
+        page.click("label[for='method-blur']")
+    assert sent[0]["strength"] == str(defaults["blur"])
+    with desktop.expect_clean(lambda f: f.get("method") == "fill") as sent:
+        page.click("label[for='method-fill']")
+    assert "strength" not in sent[0] and page.is_disabled("#strength")
+    assert desktop.problems == []

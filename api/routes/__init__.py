@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import clean, detect, health, metadata, page, preview
+from . import clean, detect, health, metadata, methods, page, preview
 
 ROUTERS: tuple[APIRouter, ...] = (
     detect.router,
     clean.router,
     metadata.router,
+    methods.router,
     preview.router,
     health.router,
     page.router,

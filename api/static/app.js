@@ -31,7 +31,6 @@
   const MIN_BOX_PX = 6;               // a dragged face box smaller than this (image pixels) is a click
   const MAX_RETRIES = 40;             // 503 (busy or model loading) is retried this many times
   const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif' };
-  const STRENGTH_METHODS = new Set(['blur', 'pixelate']);
   const STRUCTURE = 'image structure';
   const TOOL_HINTS = {
     faces: 'Click a box to switch it off if it is not a face. Drag on the photo to add a face that was missed.',
@@ -437,22 +436,48 @@
   /* ------------------------------------------------------------------ options and the clean copy */
 
   const method = () => ui.methods.querySelector('input:checked').value;
-  const cells = () => 13 - Number(ui.strength.value);   // the API's strength: cells across, lower = stronger
+  // Per method with a strength, from GET /v1/methods: {strongest, default, weakest, cells (the user's choice)}.
+  // The slider runs from weakest (left) to strongest (right); cells across a region, lower is stronger.
+  const strengths = {};
+  const sliderCells = (range) => range.strongest + range.weakest - Number(ui.strength.value);
+
+  async function loadMethods() {
+    try {
+      const response = await fetch('/v1/methods', { credentials: 'omit', cache: 'no-store' });
+      if (!response.ok) return;
+      for (const { name, strength } of await response.json()) {
+        if (strength) strengths[name] = { ...strength, cells: strength.default };
+      }
+    } catch (_) { /* without the list the service's own defaults apply: no strength is sent */ }
+    showOptions();
+  }
 
   function showOptions() {
     const m = method();
-    const strong = STRENGTH_METHODS.has(m);
-    ui.strength.disabled = !strong;
-    ui.strengthField.classList.toggle('disabled', !strong);
-    ui.strengthOut.textContent = strong ? `${cells()} cells across` : 'solid';
+    const range = strengths[m];
+    ui.strength.disabled = !range;
+    ui.strengthField.classList.toggle('disabled', !range);
+    if (range) {
+      ui.strength.min = String(range.strongest);
+      ui.strength.max = String(range.weakest);
+      ui.strength.value = String(range.strongest + range.weakest - range.cells);
+    }
+    ui.strengthOut.textContent = range ? `${range.cells} cells across` : (m === 'fill' || m === 'mask' ? 'solid' : 'default');
     ui.fillField.hidden = m !== 'fill';
+  }
+
+  function strengthMoved() {
+    const range = strengths[method()];
+    if (!range) return;
+    range.cells = sliderCells(range);
+    showOptions();
   }
 
   async function cleanForm() {
     const form = photoForm(state.photo);
     const m = method();
     form.append('method', m);
-    if (STRENGTH_METHODS.has(m)) form.append('strength', String(cells()));
+    if (strengths[m]) form.append('strength', String(strengths[m].cells));
     if (m === 'fill') form.append('fill', ui.fill.value);
     const boxes = faces().filter((face) => face.on).map(({ box }) => [box.x, box.y, box.w, box.h].map(round1));
     form.append('faces', JSON.stringify(boxes));
@@ -682,7 +707,7 @@
       if (box && state.tool === 'faces') toggleFace(box.dataset.id);
     });
     ui.methods.addEventListener('change', () => { showOptions(); optionsChanged(); });
-    ui.strength.addEventListener('input', showOptions);
+    ui.strength.addEventListener('input', strengthMoved);
     for (const input of [ui.strength, ui.fill, ui.background, ui.format]) {
       input.addEventListener('change', optionsChanged);
     }
@@ -699,6 +724,7 @@
   wire();
   setTool('faces');
   showOptions();
+  loadMethods();
   reset();
   setStatus('');
 })();
