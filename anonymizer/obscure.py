@@ -181,7 +181,7 @@ def _mask(patch: Patch) -> Pixels:
 #: Method -> implementation. A new method is one function and one entry; the tests pick it up.
 METHODS: dict[Method, MethodSpec] = {
     Method.BLUR: MethodSpec(_blur, default_cells=3, feather=True),
-    Method.PIXELATE: MethodSpec(_pixelate, default_cells=5),
+    Method.PIXELATE: MethodSpec(_pixelate, default_cells=4),
     Method.FILL: MethodSpec(_fill),
     Method.MASK: MethodSpec(_mask),
 }
