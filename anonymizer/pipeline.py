@@ -93,14 +93,16 @@ def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] =
     return report
 
 
-def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> None:
-    _verify_metadata(data, options.limits, _kept(options.keep_icc))
+def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> Report:
+    """Fail closed on metadata left, or an output that does not decode to the upright size; what it carries."""
+    report = _verify_metadata(data, options.limits, _kept(options.keep_icc))
     try:
         size_and_orientation = imaging.check_decodes(data, options.limits)
     except InputError as exc:
         raise VerificationError(f"output does not decode: {exc}") from exc
     if size_and_orientation != (width, height, 1):
         raise VerificationError("output size or orientation differs from the upright input")
+    return report
 
 
 def _notes(decoded: Decoded, options: CleanOptions) -> tuple[str, ...]:
@@ -136,7 +138,8 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     del decoded  # large photos: keep one full-size copy alive while encoding, not two
     out = imaging.encode(pixels, target, options.quality, icc)
     del pixels
-    _verify_output(out, width, height, options)
+    carried = _verify_output(out, width, height, options)
+    removed = _input_report(data, options.limits)
     return CleanResult(
         data=out,
         format=target,
@@ -145,6 +148,6 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
         faces=faces,
         regions_obscured=touched,
         orientation_applied=orientation,
-        removed=_input_report(data, options.limits),
+        removed=removed if removed is None or icc is None else metadata.not_carried(removed, carried),
         notes=notes,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from collections import Counter
 
 import numpy as np
 import piexif
@@ -173,7 +174,7 @@ def test_strength_past_the_floor_refused_even_without_faces(sample_bytes: bytes)
 
 
 def test_keep_icc_keeps_only_the_profile(metadata_corpus) -> None:  # type: ignore[no-untyped-def]
-    from anonymizer import Category
+    from anonymizer import Category, Finding
 
     data = (metadata_corpus / "heic_gps_iphone8_IMG_1034.heic").read_bytes()
     result = clean(data, CleanOptions(detect_faces=False, keep_icc=True))
@@ -181,6 +182,12 @@ def test_keep_icc_keeps_only_the_profile(metadata_corpus) -> None:  # type: igno
     assert left and {f.category for f in left} == {Category.COLOUR_PROFILE}
     assert not any("sRGB" in note for note in result.notes) and any("colour profile" in n for n in result.notes)
     assert Image.open(io.BytesIO(result.data)).info.get("icc_profile")
+    # What was kept is not counted as removed; everything else the photo carried is.
+    def count(findings: tuple[Finding, ...]) -> Counter[tuple[Category, str]]:
+        return Counter((f.category, f.what) for f in findings)
+
+    assert result.removed is not None
+    assert count(result.removed.identifying) + count(left) == count(inspect(data).identifying)
 
 
 def test_keep_icc_still_fails_closed_on_anything_else(sample_bytes: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,10 @@ from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
 
-__all__ = ["KEPT_PROFILE_NOTE", "READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "strip"]
+__all__ = [
+    "KEPT_PROFILE_NOTE", "READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "not_carried",
+    "strip",
+]  # fmt: skip
 
 REENCODE_QUALITY = 95
 KEPT_PROFILE_NOTE = "kept the colour profile, as asked (it may name the editing software and a date)"
@@ -126,15 +129,23 @@ def _with_profile(result: StripResult, parsed: Parsed, limits: Limits) -> StripR
 
 def _without_kept(report: Report, out: bytes, limits: Limits) -> Report | None:
     """`report` without the colour-profile findings that `out` still carries; None when it carries none."""
-    colour = [f for f in inspect(out, limits).findings if f.category is Category.COLOUR_PROFILE]
-    kept: Counter[tuple[Category, str]] = Counter((f.category, f.what) for f in colour)
-    if not kept:
+    left = inspect(out, limits)
+    if not any(f.category is Category.COLOUR_PROFILE for f in left.findings):
         return None
+    return not_carried(report, left)
+
+
+def not_carried(report: Report, output: Report) -> Report:
+    """The findings of `report` (an input's) that `output` (what was made of it) no longer carries.
+
+    Findings are matched by category and description, as many times as the output has each.
+    """
+    left: Counter[tuple[Category, str]] = Counter((f.category, f.what) for f in output.identifying)
     removed = []
     for finding in report.findings:
         key = (finding.category, finding.what)
-        if kept[key] > 0:
-            kept[key] -= 1
+        if left[key] > 0:
+            left[key] -= 1
         else:
             removed.append(finding)
     return Report(report.format, tuple(removed))
