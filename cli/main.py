@@ -22,6 +22,7 @@ from anonymizer import (
     clean,
     detect,
     inspect,
+    obscure,
     strip,
     summary,
 )
@@ -153,6 +154,14 @@ def _check_single_output(out: Path | None, paths: list[Path], in_place: bool) ->
         raise typer.BadParameter("-o/--output takes exactly one photo and cannot be combined with --in-place")
 
 
+def _strengths() -> str:
+    """'1 to 12; default 3 for blur, 4 for pixelate', from the methods registry."""
+    ranges = {m.value: r for m in obscure.METHODS if (r := obscure.strength_range(m)) is not None}
+    bounds = {(r.strongest, r.weakest) for r in ranges.values()}
+    span = "; ".join(f"{low} to {high}" for low, high in sorted(bounds))
+    return f"{span}; default " + ", ".join(f"{r.default} for {name}" for name, r in ranges.items())
+
+
 def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
     if fmt is OutputFormat.SAME and out is not None and out.suffix.lower() in SUFFIX_FORMATS:
         return OutputFormat(SUFFIX_FORMATS[out.suffix.lower()])
@@ -168,7 +177,7 @@ def clean_command(
     in_place: InPlaceOption = False,
     method: Annotated[Method, typer.Option(help="How faces and regions are obscured.")] = Method.BLUR,
     strength: Annotated[
-        float | None, typer.Option(help="Cells across a region for blur/pixelate (fewer is stronger).")
+        float | None, typer.Option(help=f"Cells across a region for blur/pixelate (fewer is stronger): {_strengths()}.")
     ] = None,
     color: Annotated[str, typer.Option("--color", help="Colour for fill and mask, #RRGGBB or R,G,B.")] = "#000000",
     no_faces: Annotated[

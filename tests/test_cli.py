@@ -38,6 +38,16 @@ def test_every_subcommand_has_help(command: str) -> None:
     assert code == 0 and "Usage" in out and len(out) > 200
 
 
+def test_strength_help_states_each_methods_default_from_the_registry() -> None:
+    from anonymizer import obscure
+    from anonymizer.cli.main import _strengths
+
+    text = _strengths()
+    assert f"1 to {obscure.MAX_CELLS}" in text
+    for method, spec in obscure.METHODS.items():
+        assert (f"{spec.default_cells} for {method.value}" in text) == (spec.default_cells is not None)
+
+
 def test_clean_writes_next_to_input(photo: Path) -> None:
     code, out, err = invoke("clean", photo)
     target = photo.with_name("photo-clean.jpg")
