@@ -23,7 +23,7 @@ from .errors import (
     VerificationError,
 )
 from .metadata import Category, Finding, Report, Risk, StripResult
-from .options import Background, CleanOptions, Limits, Method, OutputFormat
+from .options import Background, CleanOptions, FaceShape, Limits, Method, OutputFormat
 from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip
 from .types import Box, Detection, Ellipse, Polygon, Regions, Stroke
 
@@ -44,6 +44,7 @@ __all__ = [
     "DetectResult",
     "Detection",
     "Ellipse",
+    "FaceShape",
     "Finding",
     "InputError",
     "Limits",

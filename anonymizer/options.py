@@ -18,6 +18,13 @@ class Method(StrEnum):
     MASK = "mask"
 
 
+class FaceShape(StrEnum):
+    """The region drawn over a face: its box grown `face_scale` times about its centre, as an ellipse or a box."""
+
+    ELLIPSE = "ellipse"
+    BOX = "box"
+
+
 class OutputFormat(StrEnum):
     """Format of the clean photo. SAME keeps the input's format where we can write it."""
 
@@ -67,6 +74,7 @@ class CleanOptions:
     detect_faces: bool = True
     faces: tuple[Box, ...] | None = None
     face_scale: float = 1.4
+    face_shape: FaceShape = FaceShape.ELLIPSE
     detector: str = "default"
     regions: Regions = field(default_factory=Regions)
     background: Background = Background.KEEP

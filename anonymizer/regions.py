@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from . import imaging
 from .errors import InputError, OptionsError
-from .options import CleanOptions, Limits
+from .options import CleanOptions, FaceShape, Limits
 from .types import Box, Detection, Ellipse, Point, Polygon, Regions, Stroke
 
 Canvas = NDArray[np.uint8]
@@ -170,9 +170,13 @@ def draw_polygon(canvas: Canvas, poly: Polygon) -> None:
     cv2.polylines(canvas, [outline], True, 1, 1, cv2.LINE_8)  # the pixels holding the edges
 
 
-def draw_face(canvas: Canvas, box: Box, scale: float) -> None:
-    """The detection grown to an ellipse `scale` times its size, and never less than the box itself."""
-    draw_ellipse(canvas, Ellipse(box.cx, box.cy, scale * box.w / 2, scale * box.h / 2))
+def draw_face(canvas: Canvas, box: Box, scale: float, shape: FaceShape = FaceShape.ELLIPSE) -> None:
+    """The detection grown `scale` times about its centre, as an ellipse or a box, and never less than the box."""
+    width, height = scale * box.w, scale * box.h
+    if shape is FaceShape.BOX:
+        draw_box(canvas, Box(box.cx - width / 2, box.cy - height / 2, width, height))
+    else:
+        draw_ellipse(canvas, Ellipse(box.cx, box.cy, width / 2, height / 2))
     draw_box(canvas, box)
 
 
@@ -207,7 +211,7 @@ def build_mask(height: int, width: int, regions: Regions, faces: Sequence[Detect
         _check_box(face.box, f"face {i}")
     canvas: Canvas = np.zeros((height, width), dtype=np.uint8)
     for face in faces:
-        draw_face(canvas, face.box, options.face_scale)
+        draw_face(canvas, face.box, options.face_scale, options.face_shape)
     for stroke in regions.strokes:
         draw_stroke(canvas, stroke)
     for box in regions.boxes:

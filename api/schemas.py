@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anonymizer.options import Background, Method, OutputFormat
+from anonymizer.options import Background, CleanOptions, FaceShape, Method, OutputFormat
 
 
 class BoxOut(BaseModel):
@@ -119,6 +119,9 @@ class CleanForm(BaseModel):
     output_format: OutputFormat = Field(OutputFormat.SAME, description="same = the input's format if writable")
     quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality")
     face_scale: float = Field(1.4, ge=1.0, le=4.0, description="grow each face box by this factor")
+    face_shape: FaceShape = Field(
+        CleanOptions.face_shape, description="the region over each face: the grown box, or the ellipse in it"
+    )
     background: Background = Field(Background.KEEP, description="what happens to everything but people")
     keep_icc: bool = Field(False, description="keep the colour profile instead of converting colours to sRGB")
 

@@ -15,6 +15,7 @@ from anonymizer import (
     AnonymizerError,
     Background,
     CleanOptions,
+    FaceShape,
     Limits,
     Method,
     OutputFormat,
@@ -186,6 +187,9 @@ def clean_command(
     face_scale: Annotated[
         float, typer.Option(help="Grow each face box by this factor to cover hair, ears and chin.")
     ] = 1.4,
+    face_shape: Annotated[
+        FaceShape, typer.Option(help="Shape drawn over each face: its box grown by --face-scale, or an ellipse in it.")
+    ] = CleanOptions.face_shape,
     detector: Annotated[str, typer.Option(help=f"Face detector: {', '.join(detector_names())}.")] = "default",
     strokes: Annotated[Path | None, typer.Option(help="Brush strokes/regions as JSON (see README).")] = None,
     box: Annotated[list[str] | None, typer.Option(help="Region to obscure as X,Y,W,H (repeatable).")] = None,
@@ -211,6 +215,7 @@ def clean_command(
             fill_color=parse_text.colour(color),
             detect_faces=not no_faces,
             face_scale=face_scale,
+            face_shape=face_shape,
             detector=detector,
             regions=_regions(strokes, box or [], ellipse or [], mask),
             background=background,

@@ -280,6 +280,19 @@ def test_clean_uses_the_faces_given(client: TestClient) -> None:
     assert not face_changed(original, r.content)  # the detector's face was not in the list
 
 
+def test_clean_face_shape_box_covers_the_corners_the_ellipse_leaves(client: TestClient) -> None:
+    original = photo("PNG")
+    corner = (37, 17)  # inside the 1.4x box grown about (50, 30), outside the ellipse in it
+    colours = {}
+    for shape in ("ellipse", "box"):
+        r = post(client, "/v1/clean", original, faces="[[40, 20, 20, 20]]", method="fill", fill="#ff0000",
+                 face_shape=shape)
+        assert r.status_code == 200, r.text
+        colours[shape] = decoded(r.content).convert("RGB").getpixel(corner)
+    assert colours["box"] == (255, 0, 0) and colours["ellipse"] != (255, 0, 0)
+    assert post(client, "/v1/clean", original, face_shape="circle").status_code == 400
+
+
 def test_clean_regions_and_output_options(client: TestClient) -> None:
     original = photo("PNG")
     regions = {"strokes": [{"points": [[70, 10], [80, 20]], "radius": 6}], "boxes": [[2, 40, 10, 10]]}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -54,6 +55,18 @@ def test_clean_writes_next_to_input(photo: Path) -> None:
     assert code == 0, err
     assert target.exists() and inspect(target.read_bytes()).is_clean
     assert "face" in out and "photo-clean.jpg" in out
+
+
+def test_face_shape_box_obscures_more_than_the_ellipse(photo: Path, tmp_path: Path) -> None:
+    red = {}
+    for shape in ("ellipse", "box"):
+        out = tmp_path / f"{shape}.png"
+        code, _, err = invoke("clean", photo, "--output", out, "--method", "fill", "--color", "#ff0000",
+                              "--face-shape", shape, "--detector", "centerface")
+        assert code == 0, err
+        rgb = np.asarray(Image.open(out).convert("RGB")).astype(int)
+        red[shape] = int(((rgb[:, :, 0] > 250) & (rgb[:, :, 1] < 5) & (rgb[:, :, 2] < 5)).sum())
+    assert red["ellipse"] > 0 and red["box"] > red["ellipse"] * 1.15  # a box has 4/pi of its ellipse's area
 
 
 def test_never_overwrites_without_force(photo: Path) -> None:

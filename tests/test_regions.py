@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from anonymizer.errors import OptionsError
-from anonymizer.options import CleanOptions
+from anonymizer.options import CleanOptions, FaceShape
 from anonymizer.regions import build_mask, parse_regions_json
 from anonymizer.types import Box, Detection, Ellipse, Polygon, Regions, Stroke
 
@@ -132,6 +132,16 @@ def test_face_is_grown_to_an_ellipse_about_the_box_centre() -> None:
     assert mask[16, 40] and mask[43, 40] and mask[30, 26] and mask[30, 53]
     assert not mask[15, 40] and not mask[44, 40] and not mask[30, 25] and not mask[30, 54]
     assert not mask[17, 28]  # an ellipse, not a grown box
+
+
+def test_face_shape_box_is_the_whole_grown_box() -> None:
+    box = Box(30, 20, 20, 20)  # centre (40, 30); at 1.4 a 28 px square from (26, 16) to (54, 44)
+    options = CleanOptions(face_scale=1.4, face_shape=FaceShape.BOX)
+    mask = build_mask(80, 80, Regions(), [Detection(box, 0.9)], options)
+    assert mask[16:44, 26:54].all()  # corners included, unlike the ellipse
+    assert mask.sum() == 28 * 28
+    ellipse = build_mask(80, 80, Regions(), [Detection(box, 0.9)], CleanOptions(face_scale=1.4))
+    assert not (ellipse & ~mask).any() and mask.sum() > ellipse.sum()
 
 
 def test_a_detection_partly_outside_the_image_is_clipped() -> None:
@@ -320,13 +330,16 @@ def test_unions_only_add_pixels(size: tuple[int, int], first: dict[str, tuple], 
     size=sizes,
     box=st.builds(Box, coord, coord, st.floats(1, 50), st.floats(1, 50)),
     scales=st.tuples(st.floats(1.0, 4.0), st.floats(1.0, 4.0)),
+    shape=st.sampled_from(FaceShape),
 )
-def test_face_growth_only_adds_pixels(size: tuple[int, int], box: Box, scales: tuple[float, float]) -> None:
+def test_face_growth_only_adds_pixels(
+    size: tuple[int, int], box: Box, scales: tuple[float, float], shape: FaceShape
+) -> None:
     height, width = size
     small, large = sorted(scales)
     faces = [Detection(box, 0.9)]
-    grown = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=large))
-    less = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=small))
+    grown = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=large, face_shape=shape))
+    less = build_mask(height, width, Regions(), faces, CleanOptions(face_scale=small, face_shape=shape))
     detection = build_mask(height, width, Regions(boxes=(box,)), (), OPTIONS)
     assert not (less & ~grown).any()
     assert not (detection & ~less).any()

@@ -80,6 +80,7 @@ def clean_options(form: Form, settings: Settings) -> CleanOptions:
         detect_faces=detect_faces,
         faces=faces,
         face_scale=fields.face_scale,
+        face_shape=fields.face_shape,
         detector=settings.detector,
         regions=regions,
         background=fields.background,
