@@ -74,7 +74,7 @@ class CleanOptions:
     detect_faces: bool = True
     faces: tuple[Box, ...] | None = None
     face_scale: float = 1.4
-    face_shape: FaceShape = FaceShape.ELLIPSE
+    face_shape: FaceShape = FaceShape.BOX  # hides the head's outline better than an ellipse (bench_privacy)
     detector: str = "default"
     regions: Regions = field(default_factory=Regions)
     background: Background = Background.KEEP

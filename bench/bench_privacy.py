@@ -3,11 +3,12 @@
 Usage:
     .venv/bin/pip install -e '.[bench]'     # dlib-bin, face-recognition-models, scipy
     .venv/bin/python bench/bench_privacy.py [--limit N] [--detectors default,centerface,...] [--no-dlib-detect]
-                                            [--strength blur=5 ...] [--face-scale 1.4] [--crops] [--face-px 64]
+                                            [--strength blur=5 ...] [--face-scale 1.4] [--face-shape box]
+                                            [--crops] [--face-px 64]
 
 Reads ../shared/corpus/faces (WIDER FACE validation photos and wider_face_val.mat; never copied anywhere).
 In every photo all ground-truth faces are obscured the way `clean` does it with an explicit face list
-(regions.build_mask with the default face scale, then obscure.apply on the decoded pixels, no re-encoding,
+(regions.build_mask with the default face scale and shape, then obscure.apply on the decoded pixels, no re-encoding,
 which leaves the attacker the most to work with). Faces whose ground-truth box is at least --min-face px wide
 are evaluated. Variants: the original, a light Gaussian blur baseline (sigma 5 % of the face width, inside
 the same mask), deface 1.5.0's blur and mosaic at its defaults (its draw_det re-done here on the same boxes,
@@ -60,7 +61,7 @@ import wider  # noqa: E402
 
 from anonymizer import obscure  # noqa: E402
 from anonymizer.faces import Detector, detector_names, get_detector  # noqa: E402
-from anonymizer.options import CleanOptions, Method  # noqa: E402
+from anonymizer.options import CleanOptions, FaceShape, Method  # noqa: E402
 from anonymizer.regions import build_mask  # noqa: E402
 from anonymizer.types import Box, Detection, Regions  # noqa: E402
 
@@ -162,7 +163,7 @@ Strengths = dict[Method, float]
 def variants(rgb: RGB, boxes: Sequence[Box], strengths: Strengths, shape: CleanOptions) -> dict[str, RGB]:
     """The photo as it is, under the baseline, and under every method, all its faces obscured.
 
-    `shape` carries the face scale: each face's region is the ellipse `clean` draws for it.
+    `shape` carries the face scale and shape: each face's region is the one `clean` draws for it.
     """
     mask = build_mask(rgb.shape[0], rgb.shape[1], Regions(), detections(boxes), shape)
     out = {"original": rgb, BASELINE: light_blur(rgb, boxes, shape)}
@@ -390,6 +391,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--strength", action="append", default=[], metavar="METHOD=CELLS", help="e.g. blur=5 (default: the library's)"
     )
     parser.add_argument("--face-scale", type=float, default=CleanOptions().face_scale, help="as clean's --face-scale")
+    parser.add_argument(
+        "--face-shape", type=FaceShape, default=CleanOptions().face_shape, choices=list(FaceShape), help="as clean's"
+    )
     parser.add_argument("--min-face", type=int, default=48, help="evaluate faces at least this wide (px)")
     parser.add_argument("--context", type=float, default=1.6, help="detector crop side / face's longer side")
     parser.add_argument("--face-px", type=int, default=64, help="faces are scaled to this width for detectors")
@@ -405,7 +409,7 @@ def main(argv: list[str]) -> int:
     if not args.no_dlib_detect:
         detectors[DLIB] = dlib_detector()
     strengths = {Method(k): float(v) for k, v in (item.split("=", 1) for item in args.strength)}
-    shape = CleanOptions(face_scale=args.face_scale)
+    shape = CleanOptions(face_scale=args.face_scale, face_shape=args.face_shape)
     setup = Setup(strengths, detectors, dlib_embedder(), args.context, args.face_px, whole, shape)
     tallies: dict[str, Tally] = {}
     seconds: dict[str, float] = {}
@@ -416,7 +420,7 @@ def main(argv: list[str]) -> int:
     faces = len(tallies["original"].embeddings)
     cells = {m.value: obscure.cells_for(m, strengths.get(m)) for m in obscure.METHODS if obscure.cells_for(m, None)}
     print(f"{faces} faces at least {args.min_face} px wide in {len(photos)} photos; cells across a region: {cells}")
-    print(f"each face obscured in an ellipse {args.face_scale}x its box (the face scale)")
+    print(f"each face obscured in a {args.face_shape.value} {args.face_scale}x its box (face scale and shape)")
     cropped = ", ".join(label for label in detectors if label not in whole)
     if cropped:
         print(f"{cropped}: each face shown {args.face_px} px wide in a crop {args.context}x its longer side")

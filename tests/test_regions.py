@@ -128,10 +128,15 @@ def test_face_mask_contains_the_whole_detection(scale: float) -> None:
 
 def test_face_is_grown_to_an_ellipse_about_the_box_centre() -> None:
     box = Box(30, 20, 20, 20)  # centre (40, 30); at 1.4 the radii are 14
-    mask = build_mask(80, 80, Regions(), [Detection(box, 0.9)], CleanOptions(face_scale=1.4))
+    options = CleanOptions(face_scale=1.4, face_shape=FaceShape.ELLIPSE)
+    mask = build_mask(80, 80, Regions(), [Detection(box, 0.9)], options)
     assert mask[16, 40] and mask[43, 40] and mask[30, 26] and mask[30, 53]
     assert not mask[15, 40] and not mask[44, 40] and not mask[30, 25] and not mask[30, 54]
     assert not mask[17, 28]  # an ellipse, not a grown box
+
+
+def test_faces_are_obscured_as_grown_boxes_by_default() -> None:
+    assert CleanOptions().face_shape is FaceShape.BOX and CleanOptions().face_scale == 1.4
 
 
 def test_face_shape_box_is_the_whole_grown_box() -> None:
@@ -140,7 +145,8 @@ def test_face_shape_box_is_the_whole_grown_box() -> None:
     mask = build_mask(80, 80, Regions(), [Detection(box, 0.9)], options)
     assert mask[16:44, 26:54].all()  # corners included, unlike the ellipse
     assert mask.sum() == 28 * 28
-    ellipse = build_mask(80, 80, Regions(), [Detection(box, 0.9)], CleanOptions(face_scale=1.4))
+    ellipse_options = CleanOptions(face_scale=1.4, face_shape=FaceShape.ELLIPSE)
+    ellipse = build_mask(80, 80, Regions(), [Detection(box, 0.9)], ellipse_options)
     assert not (ellipse & ~mask).any() and mask.sum() > ellipse.sum()
 
 
