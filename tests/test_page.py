@@ -28,7 +28,7 @@ from PIL import Image
 
 import anonymizer
 from anonymizer import obscure
-from anonymizer.options import Method
+from anonymizer.options import CleanOptions, FaceShape, Method
 from tests.conftest import SAMPLE
 from tests.live_server import running_service
 
@@ -380,4 +380,9 @@ def test_page_strength_follows_each_methods_own_default_and_range(desktop: Page)
     with desktop.expect_clean(lambda f: f.get("method") == "fill") as sent:
         page.click("label[for='method-fill']")
     assert "strength" not in sent[0] and page.is_disabled("#strength")
+    # Faces go out as the library's default shape until the user picks the other one.
+    assert sent[0]["face_shape"] == CleanOptions().face_shape.value
+    other = next(shape.value for shape in FaceShape if shape is not CleanOptions().face_shape)
+    with desktop.expect_clean(lambda f: f.get("face_shape") == other):
+        page.select_option("#face-shape", other)
     assert desktop.problems == []

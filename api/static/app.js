@@ -15,7 +15,7 @@
     faceList: $('#face-list'), facesEmpty: $('#faces-empty'), facesCount: $('#faces-count'),
     methods: $('#methods'), strength: $('#strength'), strengthOut: $('#strength-out'),
     strengthField: $('#strength-field'), fill: $('#fill'), fillField: $('#fill-field'),
-    background: $('#background'), format: $('#format'),
+    faceShape: $('#face-shape'), background: $('#background'), format: $('#format'),
     download: $('#download'), downloadHint: $('#download-hint'),
     status: $('#status'), error: $('#error'),
     dropzone: $('#dropzone'), dropOverlay: $('#drop-overlay'),
@@ -489,6 +489,7 @@
         form.append('regions', JSON.stringify({ strokes: marks.map(({ points, radius }) => ({ points, radius })) }));
       }
     }
+    form.append('face_shape', ui.faceShape.value);
     form.append('background', ui.background.value);
     form.append('output_format', ui.format.value);
     return form;
@@ -708,7 +709,7 @@
     });
     ui.methods.addEventListener('change', () => { showOptions(); optionsChanged(); });
     ui.strength.addEventListener('input', strengthMoved);
-    for (const input of [ui.strength, ui.fill, ui.background, ui.format]) {
+    for (const input of [ui.strength, ui.fill, ui.faceShape, ui.background, ui.format]) {
       input.addEventListener('change', optionsChanged);
     }
     ui.download.addEventListener('click', download);
