@@ -170,7 +170,7 @@ def draw_polygon(canvas: Canvas, poly: Polygon) -> None:
     cv2.polylines(canvas, [outline], True, 1, 1, cv2.LINE_8)  # the pixels holding the edges
 
 
-def draw_face(canvas: Canvas, box: Box, scale: float, shape: FaceShape = FaceShape.ELLIPSE) -> None:
+def draw_face(canvas: Canvas, box: Box, scale: float, shape: FaceShape) -> None:
     """The detection grown `scale` times about its centre, as an ellipse or a box, and never less than the box."""
     width, height = scale * box.w, scale * box.h
     if shape is FaceShape.BOX:
