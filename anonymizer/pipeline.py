@@ -5,7 +5,7 @@ Every public function takes bytes and returns bytes or plain data; nothing here 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import imaging, metadata, obscure, regions, segmentation
 from .errors import InputError, VerificationError
@@ -59,8 +59,8 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) 
     allows; verified."""
     imaging.check_size(data, limits)
     result = metadata.strip(data, limits, keep_icc)
-    _verify_metadata(result.data, limits, _kept(keep_icc))
-    return result
+    carried = _verify_metadata(result.data, limits, _kept(keep_icc))
+    return replace(result, removed=metadata.not_carried(result.removed, carried))
 
 
 def _kept(keep_icc: bool) -> frozenset[Category]:
@@ -148,6 +148,6 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
         faces=faces,
         regions_obscured=touched,
         orientation_applied=orientation,
-        removed=removed if removed is None or icc is None else metadata.not_carried(removed, carried),
+        removed=None if removed is None else metadata.not_carried(removed, carried),
         notes=notes,
     )

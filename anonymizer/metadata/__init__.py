@@ -5,7 +5,8 @@ finds (image structure included, as Category.STRUCTURE) and records the parts de
 rebuilds the file from those parts only (an allowlist), keeping the compressed pixel data bit-exact.
 Where that is not possible (HEIF, TIFF, or a JPEG whose EXIF orientation must be applied) strip
 re-encodes from pixels and says so in `notes`, with `lossless=False`. With keep_icc the colour profile's
-parts stay too (bit-exact; a re-encode embeds the decoded profile), and `removed` no longer lists them.
+parts stay too (bit-exact; a re-encode embeds the decoded profile). `removed` is the input's report here;
+pipeline.strip narrows it with not_carried to what the verified output no longer carries.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import io
 import struct
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -48,7 +49,7 @@ READERS: dict[str, Reader] = {
 @dataclass(frozen=True)
 class StripResult:
     """The photo without metadata. `format` is the output's format name; `removed` is what the input carried
-    and the output does not (everything, but a colour profile kept with keep_icc)."""
+    and the output does not (from pipeline.strip: everything, but a colour profile kept with keep_icc)."""
 
     data: bytes
     format: str
@@ -94,12 +95,10 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) 
     name, reader, parsed = _parse(data, limits, lenient=False, keep_icc=keep_icc)
     report = Report(name, tuple(parsed.findings))
     if reader.rebuild is None:
-        result = _reencode(data, limits, report, parsed, reader.reencode_why)
-    elif why := _orientation_why(data, name, parsed):
-        result = _reencode(data, limits, report, parsed, why)
-    else:
-        result = StripResult(reader.rebuild(data, parsed), name, True, report)
-    return _with_profile(result, parsed, limits)
+        return _reencode(data, limits, report, parsed, reader.reencode_why)
+    if why := _orientation_why(data, name, parsed):
+        return _reencode(data, limits, report, parsed, why)
+    return StripResult(reader.rebuild(data, parsed), name, True, report, _profile_notes(parsed, parsed.kept_colour))
 
 
 def _orientation_why(data: bytes, name: str, parsed: Parsed) -> str:
@@ -118,21 +117,9 @@ def _orientation_why(data: bytes, name: str, parsed: Parsed) -> str:
     return why
 
 
-def _with_profile(result: StripResult, parsed: Parsed, limits: Limits) -> StripResult:
-    """Say what became of the colour profile: removed (the readers' notes), or kept with keep_icc, in which case
-    `removed` stops listing it."""
-    removed = _without_kept(result.removed, result.data, limits) if parsed.keep_icc else None
-    if removed is None:
-        return replace(result, notes=(*result.notes, *parsed.notes))
-    return replace(result, removed=removed, notes=(*result.notes, KEPT_PROFILE_NOTE))
-
-
-def _without_kept(report: Report, out: bytes, limits: Limits) -> Report | None:
-    """`report` without the colour-profile findings that `out` still carries; None when it carries none."""
-    left = inspect(out, limits)
-    if not any(f.category is Category.COLOUR_PROFILE for f in left.findings):
-        return None
-    return not_carried(report, left)
+def _profile_notes(parsed: Parsed, kept: bool) -> tuple[str, ...]:
+    """What became of the colour profile: kept as asked, or the readers' notes on its removal."""
+    return (KEPT_PROFILE_NOTE,) if kept else tuple(parsed.notes)
 
 
 def not_carried(report: Report, output: Report) -> Report:
@@ -169,4 +156,5 @@ def _reencode(data: bytes, limits: Limits, report: Report, parsed: Parsed, why: 
     notes = [f"re-encoded from pixels as {target.name.upper()}{quality}: {why}"]
     if decoded.frames > 1:
         notes.append(f"kept the first of {decoded.frames} frames")
+    notes.extend(_profile_notes(parsed, decoded.icc_profile is not None))
     return StripResult(out, target.name, False, report, tuple(notes))

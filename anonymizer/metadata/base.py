@@ -36,6 +36,7 @@ class Parsed:
     format: str
     limits: Limits
     keep_icc: bool = False  # strip keeps the colour profile's parts too: the user asked to
+    kept_colour: bool = False  # a colour-profile part was kept (keep_icc)
     findings: list[Finding] = field(default_factory=list)
     keep: list[Piece] = field(default_factory=list)
     orientation: int = 1
@@ -72,6 +73,7 @@ class Parsed:
         was reported as (the findings from index `since` on) is colour profile. Returns whether it was kept."""
         if self.keep_icc and all(f.category is Category.COLOUR_PROFILE for f in self.findings[since:]):
             self.keep.append(piece)
+            self.kept_colour = True
             return True
         return False
 
