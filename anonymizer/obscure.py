@@ -187,25 +187,6 @@ METHODS: dict[Method, MethodSpec] = {
 }
 
 
-def cells_for(method: Method, strength: float | None) -> int:
-    """Cells across a region for `method` at `strength` (None: the default); OptionsError past the floor.
-
-    Methods without a strength return 0 and ignore `strength`.
-    """
-    spec = METHODS[method]
-    if spec.default_cells is None:
-        return 0
-    value = spec.default_cells if strength is None else strength
-    if isinstance(value, bool) or not math.isfinite(value) or value < 1:
-        raise OptionsError(f"{method.value} strength is the number of cells across a region: at least 1")
-    if value > MAX_CELLS:
-        raise OptionsError(
-            f"{method.value} strength {value:g} would keep too much detail: "
-            f"at most {MAX_CELLS} cells across a region (lower is stronger)"
-        )
-    return int(value)
-
-
 @dataclass(frozen=True)
 class StrengthRange:
     """What `strength` means for a method: cells across a region, from `strongest` to `weakest`."""
@@ -219,6 +200,27 @@ def strength_range(method: Method) -> StrengthRange | None:
     """The strengths `method` accepts and its default; None when it has no strength (fill, mask)."""
     default = METHODS[method].default_cells
     return None if default is None else StrengthRange(1, default, MAX_CELLS)
+
+
+def cells_for(method: Method, strength: float | None) -> int:
+    """Cells across a region for `method` at `strength` (None: the default); OptionsError outside its range.
+
+    Methods without a strength return 0 and ignore `strength`.
+    """
+    bounds = strength_range(method)
+    if bounds is None:
+        return 0
+    value = bounds.default if strength is None else strength
+    if isinstance(value, bool) or not math.isfinite(value) or value < bounds.strongest:
+        raise OptionsError(
+            f"{method.value} strength is the number of cells across a region: at least {bounds.strongest}"
+        )
+    if value > bounds.weakest:
+        raise OptionsError(
+            f"{method.value} strength {value:g} would keep too much detail: "
+            f"at most {bounds.weakest} cells across a region (lower is stronger)"
+        )
+    return int(value)
 
 
 def check_options(options: CleanOptions) -> None:

@@ -118,7 +118,9 @@ class CleanForm(BaseModel):
     )
     output_format: OutputFormat = Field(OutputFormat.SAME, description="same = the input's format if writable")
     quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality")
-    face_scale: float = Field(1.4, ge=1.0, le=4.0, description="grow each face box by this factor")
+    face_scale: float = Field(
+        CleanOptions.face_scale, ge=1.0, le=4.0, description="grow each face box by this factor"
+    )
     face_shape: FaceShape = Field(
         CleanOptions.face_shape, description="the region over each face: the grown box, or the ellipse in it"
     )

@@ -186,7 +186,7 @@ def clean_command(
     ] = False,
     face_scale: Annotated[
         float, typer.Option(help="Grow each face box by this factor to cover hair, ears and chin.")
-    ] = 1.4,
+    ] = CleanOptions.face_scale,
     face_shape: Annotated[
         FaceShape, typer.Option(help="Shape drawn over each face: its box grown by --face-scale, or an ellipse in it.")
     ] = CleanOptions.face_shape,
