@@ -15,6 +15,7 @@ class Category(StrEnum):
     SOFTWARE = "software"
     COLOUR_PROFILE = "colour profile"
     UNKNOWN = "unknown data"
+    HIDDEN = "hidden data"  # bytes no field explains: slack in a segment, data past a stream's end, unused tables
     STRUCTURE = "image structure"
 
 
@@ -34,6 +35,7 @@ DEFAULT_RISK: dict[Category, Risk] = {
     Category.DEVICE: Risk.MEDIUM,
     Category.TIME: Risk.MEDIUM,
     Category.UNKNOWN: Risk.MEDIUM,
+    Category.HIDDEN: Risk.HIGH,
     Category.SOFTWARE: Risk.LOW,
     Category.COLOUR_PROFILE: Risk.LOW,
     Category.STRUCTURE: Risk.NONE,
