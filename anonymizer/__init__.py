@@ -24,7 +24,8 @@ from .errors import (
 )
 from .metadata import Category, Finding, Report, Risk, StripResult
 from .options import Background, CleanOptions, FaceShape, Limits, Method, OutputFormat
-from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip
+from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip, strip_summary
+from .summary import Summary
 from .types import Box, Detection, Ellipse, Polygon, Regions, Stroke
 
 try:
@@ -58,6 +59,7 @@ __all__ = [
     "Risk",
     "StripResult",
     "Stroke",
+    "Summary",
     "TooLargeError",
     "UnsupportedFormatError",
     "VerificationError",
@@ -66,4 +68,5 @@ __all__ = [
     "detect",
     "inspect",
     "strip",
+    "strip_summary",
 ]

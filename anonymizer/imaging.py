@@ -1,6 +1,6 @@
 """Formats, decoding and encoding.
 
-Formats are recognised by their magic bytes, never by file name. Decoding applies the EXIF orientation
+Formats are recognised by their magic bytes (anonymizer.formats, the registry), never by file name. Decoding applies the EXIF orientation
 to the pixels before anything else and enforces the pixel and size limits; encoding writes pixels only,
 with no metadata of any kind.
 """
@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
+from .formats import FORMATS, Format, sniff_photo
 from .options import DEFAULT_LIMITS, Limits, OutputFormat
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF decoding
@@ -37,75 +38,6 @@ DECODER_ERRORS: tuple[type[BaseException], ...] = (
     AttributeError, struct.error,
 )
 
-HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"}
-AVIF_BRANDS = {b"avif", b"avis"}
-
-
-def _ftyp_brands(data: bytes) -> set[bytes]:
-    if len(data) < 16 or data[4:8] != b"ftyp":
-        return set()
-    size = int.from_bytes(data[0:4], "big")
-    end = min(max(size, 16), len(data), 4096)
-    brands = {data[8:12]}
-    brands.update(data[i : i + 4] for i in range(16, end - 3, 4))
-    return brands
-
-
-# Savers write pixels and, only when the caller put one in im.info (keep_icc), the colour profile: nothing else.
-Saver = Callable[[Image.Image, io.BytesIO, int], None]
-
-
-def _save_jpeg(im: Image.Image, out: io.BytesIO, quality: int) -> None:
-    icc = im.info.get("icc_profile")
-    if im.mode == "RGBA":  # JPEG has no alpha: flatten on white (obscured regions are already opaque)
-        background = Image.new("RGB", im.size, (255, 255, 255))
-        background.paste(im, mask=im.getchannel("A"))
-        im = background
-    im.save(out, "JPEG", quality=quality, optimize=True, icc_profile=icc)
-
-
-def _save_png(im: Image.Image, out: io.BytesIO, quality: int) -> None:
-    im.save(out, "PNG", compress_level=6, icc_profile=im.info.get("icc_profile"))
-
-
-def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
-    icc = im.info.get("icc_profile") or b""
-    im.save(out, "WEBP", quality=quality, lossless=quality == 100, method=4, icc_profile=icc)
-
-
-@dataclass(frozen=True)
-class ImageFormat:
-    """One entry of the format registry: how to recognise it and, if we write it, how to save it."""
-
-    name: str
-    mime: str
-    extension: str
-    sniff: Callable[[bytes], bool]
-    save: Saver | None = None
-    max_side: int = 1 << 31  # the longest side the encoder can write
-
-    @property
-    def writable(self) -> bool:
-        return self.save is not None
-
-
-FORMATS: dict[str, ImageFormat] = {
-    f.name: f
-    for f in (
-        ImageFormat("jpeg", "image/jpeg", ".jpg", lambda d: d[:3] == b"\xff\xd8\xff", _save_jpeg, 65_500),
-        ImageFormat("png", "image/png", ".png", lambda d: d[:8] == b"\x89PNG\r\n\x1a\n", _save_png),
-        ImageFormat("webp", "image/webp", ".webp", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", _save_webp,
-                    16_383),
-        ImageFormat("avif", "image/avif", ".avif", lambda d: bool(_ftyp_brands(d) & AVIF_BRANDS)),
-        ImageFormat("heif", "image/heic", ".heic", lambda d: bool(_ftyp_brands(d) & HEIF_BRANDS)),
-        ImageFormat("tiff", "image/tiff", ".tiff", lambda d: d[:4] in (b"II*\x00", b"MM\x00*")),
-        ImageFormat("gif", "image/gif", ".gif", lambda d: d[:6] in (b"GIF87a", b"GIF89a")),
-    )
-}
-
-# Where the input's own format cannot be written, "same" becomes this.
-FALLBACK_OUTPUT: dict[str, str] = {"heif": "jpeg", "avif": "jpeg", "tiff": "png", "gif": "png"}
-
 ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -117,20 +49,11 @@ ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
 }
 
 
-def sniff(data: bytes) -> ImageFormat:
-    """The format of `data`, from its first bytes."""
-    head = bytes(data[:4096])
-    for fmt in FORMATS.values():
-        if fmt.sniff(head):
-            return fmt
-    raise UnsupportedFormatError("not an image in a supported format (JPEG, PNG, WebP, HEIC, AVIF, TIFF, GIF)")
-
-
-def output_format(source: ImageFormat, wanted: OutputFormat) -> ImageFormat:
-    """The format a clean copy is written in."""
+def output_format(source: Format, wanted: OutputFormat) -> Format:
+    """The format a clean copy is written in: the one asked for, else the input's, else its fallback."""
     if wanted is not OutputFormat.SAME:
         return FORMATS[wanted.value]
-    return FORMATS[FALLBACK_OUTPUT.get(source.name, source.name)]
+    return FORMATS[source.fallback or source.name]
 
 
 @dataclass(frozen=True)
@@ -138,7 +61,7 @@ class Decoded:
     """An upright image: RGB or RGBA, 8 bits per channel."""
 
     pixels: Pixels
-    format: ImageFormat
+    format: Format
     orientation: int
     frames: int
     colour_profile: str = ""  # the profile the pixels were converted from to sRGB, if any
@@ -264,7 +187,7 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False)
     Colours are converted from an embedded profile to sRGB, unless `keep_icc`: then the pixels stay as they
     are and the profile is returned with them, to be embedded in the output."""
     check_size(data, limits)
-    fmt = sniff(data)
+    fmt = sniff_photo(data)
     im = _open(data, limits)
     orientation = _orientation(im)
     frames = _guarded(lambda: int(getattr(im, "n_frames", 1) or 1))  # TIFF and GIF walk every frame here
@@ -276,7 +199,7 @@ def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, in
     """Decode all of `data` as cheaply as possible (JPEG at 1/8 scale: every entropy-coded byte is still read)
     and return (width, height, orientation tag). For verifying our own output without a second full copy."""
     check_size(data, limits)
-    sniff(data)
+    sniff_photo(data)
     im = _open(data, limits)
     width, height, orientation = im.width, im.height, _orientation(im)
 
@@ -289,7 +212,7 @@ def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, in
     return width, height, orientation
 
 
-def encode(pixels: Pixels, fmt: ImageFormat, quality: int, icc_profile: bytes | None = None) -> bytes:
+def encode(pixels: Pixels, fmt: Format, quality: int, icc_profile: bytes | None = None) -> bytes:
     """Encode pixels alone: no EXIF, XMP, comments or text chunks are written, and no colour profile unless
     one is given (the user asked to keep it)."""
     if fmt.save is None:

@@ -10,10 +10,12 @@ from dataclasses import dataclass, replace
 from . import imaging, metadata, obscure, regions, segmentation
 from .errors import InputError, VerificationError
 from .faces import Detector, get_detector
-from .imaging import Decoded, ImageFormat
+from .formats import Format
+from .imaging import Decoded
 from .metadata import Category, Report, StripResult
 from .options import DEFAULT_LIMITS, Background, CleanOptions, Limits
-from .types import Detection
+from .summary import Summary
+from .types import Detection, Regions
 
 
 @dataclass(frozen=True)
@@ -21,14 +23,22 @@ class CleanResult:
     """A clean photo and what was done to make it."""
 
     data: bytes
-    format: ImageFormat
+    format: Format
     width: int
     height: int
     faces: tuple[Detection, ...]
-    regions_obscured: bool
+    regions_obscured: bool  # the user's regions (strokes, boxes, ellipses, polygons, mask) covered something
     orientation_applied: int
     removed: Report | None
     notes: tuple[str, ...] = ()
+
+    def summary(self) -> Summary:
+        """What was done, for every front-end's view (CLI line, --json, API headers and JSON)."""
+        return Summary(
+            operation="clean", format=self.format.name, width=self.width, height=self.height, faces=self.faces,
+            regions_obscured=self.regions_obscured, removed=self.removed, lossless=False,
+            orientation_applied=self.orientation_applied, notes=self.notes, size=len(self.data),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,11 +66,21 @@ def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
 
 def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> StripResult:
     """Remove the metadata (but the colour profile, with keep_icc), keeping pixel data untouched where the format
-    allows; verified."""
+    allows; verified: nothing identifying is left and the output decodes."""
     imaging.check_size(data, limits)
     result = metadata.strip(data, limits, keep_icc)
     carried = _verify_metadata(result.data, limits, _kept(keep_icc))
-    return replace(result, removed=metadata.not_carried(result.removed, carried))
+    width, height, _orientation = _check_decodes(result.data, limits)
+    return replace(result, removed=metadata.not_carried(result.removed, carried), width=width, height=height)
+
+
+def strip_summary(result: StripResult) -> Summary:
+    """The summary of a strip, as for clean."""
+    return Summary(
+        operation="strip", format=result.format, width=result.width, height=result.height, faces=(),
+        regions_obscured=False, removed=result.removed, lossless=result.lossless, orientation_applied=1,
+        notes=result.notes, size=len(result.data),
+    )
 
 
 def _kept(keep_icc: bool) -> frozenset[Category]:
@@ -93,14 +113,18 @@ def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] =
     return report
 
 
+def _check_decodes(data: bytes, limits: Limits) -> tuple[int, int, int]:
+    """Our own output decodes (width, height, orientation tag); VerificationError, never 'corrupt input', if not."""
+    try:
+        return imaging.check_decodes(data, limits)
+    except InputError as exc:
+        raise VerificationError(f"the output does not decode ({exc}); nothing was written") from exc
+
+
 def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> Report:
     """Fail closed on metadata left, or an output that does not decode to the upright size; what it carries."""
     report = _verify_metadata(data, options.limits, _kept(options.keep_icc))
-    try:
-        size_and_orientation = imaging.check_decodes(data, options.limits)
-    except InputError as exc:
-        raise VerificationError(f"output does not decode: {exc}") from exc
-    if size_and_orientation != (width, height, 1):
+    if _check_decodes(data, options.limits) != (width, height, 1):
         raise VerificationError("output size or orientation differs from the upright input")
     return report
 
@@ -119,12 +143,17 @@ def _notes(decoded: Decoded, options: CleanOptions) -> tuple[str, ...]:
 def _obscured(
     decoded: Decoded, options: CleanOptions, detector: Detector | None
 ) -> tuple[imaging.Pixels, tuple[Detection, ...], bool]:
-    """The upright pixels with background, faces and regions obscured; the faces; whether anything was."""
+    """The upright pixels with background, faces and regions obscured; the faces; whether the user's regions covered
+    anything."""
     faces = _faces(decoded, options, detector)
-    mask = regions.build_mask(decoded.height, decoded.width, options.regions, faces, options)
+    mask = regions.build_mask(decoded.height, decoded.width, Regions(), faces, options)
+    marked = False
+    if not options.regions.is_empty():
+        user = regions.build_mask(decoded.height, decoded.width, options.regions, (), options)
+        marked = bool(user.any())
+        mask |= user
     base = segmentation.obscure_background(decoded.pixels, options)  # the room first, faces and regions on top
-    touched = bool(mask.any())
-    return (obscure.apply(base, mask, options) if touched else base), faces, touched
+    return (obscure.apply(base, mask, options) if bool(mask.any()) else base), faces, marked
 
 
 def clean(data: bytes, options: CleanOptions | None = None, detector: Detector | None = None) -> CleanResult:
@@ -132,7 +161,7 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     options = options or CleanOptions()
     obscure.check_options(options)
     decoded = imaging.decode(data, options.limits, options.keep_icc)
-    pixels, faces, touched = _obscured(decoded, options, detector)
+    pixels, faces, marked = _obscured(decoded, options, detector)
     width, height, orientation, notes = decoded.width, decoded.height, decoded.orientation, _notes(decoded, options)
     target, icc = imaging.output_format(decoded.format, options.output_format), decoded.icc_profile
     del decoded  # large photos: keep one full-size copy alive while encoding, not two
@@ -146,7 +175,7 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
         width=width,
         height=height,
         faces=faces,
-        regions_obscured=touched,
+        regions_obscured=marked,
         orientation_applied=orientation,
         removed=None if removed is None else metadata.not_carried(removed, carried),
         notes=notes,

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from . import imaging
+from .formats import FORMATS
 from .options import DEFAULT_LIMITS, Limits
 from .types import Detection
 
@@ -35,4 +36,4 @@ def draw(data: bytes, faces: Sequence[Detection], limits: Limits = DEFAULT_LIMIT
             (255, 0, 64),
             thickness,
         )
-    return imaging.encode(pixels, imaging.FORMATS["png"], 100)
+    return imaging.encode(pixels, FORMATS["png"], 100)

@@ -1,12 +1,19 @@
-"""Plain-data views of results, for JSON output (CLI --json and the web service share them)."""
+"""What was done, computed once; the CLI's line, its --json and the API's headers and JSON are views of it.
+
+`Summary` is made by `CleanResult.summary()` and `pipeline.strip_summary()`; `report`, `detection` and
+`detect_result` are the plain-data views of the other results.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .metadata import Report
-from .pipeline import CleanResult, DetectResult
+from .metadata.report import Finding, Report
 from .types import Detection
+
+if TYPE_CHECKING:
+    from .pipeline import DetectResult
 
 JSON = dict[str, Any]
 
@@ -20,21 +27,13 @@ def detection(det: Detection) -> JSON:
     }
 
 
+def finding(f: Finding) -> JSON:
+    return {"where": f.where, "what": f.what, "category": f.category.value, "risk": f.level.name.lower(),
+            "size": f.size}
+
+
 def report(rep: Report) -> JSON:
-    return {
-        "format": rep.format,
-        "clean": rep.is_clean,
-        "findings": [
-            {
-                "where": f.where,
-                "what": f.what,
-                "category": f.category.value,
-                "risk": f.level.name.lower(),
-                "size": f.size,
-            }
-            for f in rep.findings
-        ],
-    }
+    return {"format": rep.format, "clean": rep.is_clean, "findings": [finding(f) for f in rep.findings]}
 
 
 def detect_result(result: DetectResult) -> JSON:
@@ -46,17 +45,64 @@ def detect_result(result: DetectResult) -> JSON:
     }
 
 
-def clean_result(result: CleanResult) -> JSON:
-    removed = result.removed.identifying if result.removed is not None else ()
-    return {
-        "format": result.format.name,
-        "width": result.width,
-        "height": result.height,
-        "bytes": len(result.data),
-        "faces_obscured": len(result.faces),
-        "faces": [detection(d) for d in result.faces],
-        "regions_obscured": result.regions_obscured,
-        "orientation_applied": result.orientation_applied,
-        "metadata_removed": [{"where": f.where, "what": f.what, "category": f.category.value} for f in removed],
-        "notes": list(result.notes),
-    }
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One clean or strip: what went out and what was taken away."""
+
+    operation: str  # "clean" or "strip"
+    format: str  # of the output
+    width: int
+    height: int
+    faces: tuple[Detection, ...]
+    regions_obscured: bool  # the user's strokes, boxes, ellipses, polygons or mask covered something
+    removed: Report | None  # identifying items the input carried and the output does not; None = unknown
+    lossless: bool  # strip only: the compressed pixel data was kept byte for byte
+    orientation_applied: int
+    notes: tuple[str, ...]
+    size: int  # bytes of the output
+
+    @property
+    def removed_items(self) -> tuple[Finding, ...] | None:
+        return None if self.removed is None else self.removed.identifying
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(sorted({f.category.value for f in self.removed_items or ()}))
+
+    def to_json(self) -> JSON:
+        items = self.removed_items
+        return {
+            "operation": self.operation,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "bytes": self.size,
+            "faces_obscured": len(self.faces),
+            "faces": [detection(d) for d in self.faces],
+            "regions_obscured": self.regions_obscured,
+            "metadata_removed": None if items is None else len(items),
+            "metadata_categories": list(self.categories),
+            "metadata_removed_items": None if items is None else [finding(f) for f in items],
+            "lossless": self.lossless,
+            "orientation_applied": self.orientation_applied,
+            "notes": list(self.notes),
+        }
+
+    def line(self) -> str:
+        """One line for people."""
+        parts = [] if self.operation == "strip" else [f"{_count(len(self.faces), 'face')} obscured"]
+        if self.regions_obscured:
+            parts.append("regions obscured")
+        items = self.removed_items
+        parts.append("metadata removed: unknown" if items is None else
+                     f"{_count(len(items), 'metadata item')} removed")
+        if self.operation == "strip":
+            parts.append("pixels untouched" if self.lossless else "re-encoded")
+        if self.orientation_applied != 1:
+            parts.append(f"rotated upright (EXIF orientation {self.orientation_applied})")
+        parts.extend(self.notes)
+        return ", ".join(parts)

@@ -18,34 +18,19 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .. import imaging
 from ..errors import CorruptImageError, UnsupportedFormatError
 from ..options import DEFAULT_LIMITS, Limits, OutputFormat
-from . import gif, isobmff, jpeg, png, tiff, webp
 from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
 
 __all__ = [
-    "KEPT_PROFILE_NOTE", "READERS", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "not_carried",
+    "KEPT_PROFILE_NOTE", "Category", "Finding", "Report", "Risk", "StripResult", "inspect", "not_carried",
     "strip",
 ]  # fmt: skip
 
 REENCODE_QUALITY = 95
 KEPT_PROFILE_NOTE = "kept the colour profile, as asked (it may name the editing software and a date)"
-HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
-
-READERS: dict[str, Reader] = {
-    "jpeg": Reader(jpeg.parse, jpeg.rebuild),
-    "png": Reader(png.parse, png.rebuild),
-    "webp": Reader(webp.parse, webp.rebuild),
-    "heif": Reader(isobmff.parse, None, HEIF_WHY),
-    "avif": Reader(isobmff.parse, None, HEIF_WHY),
-    "tiff": Reader(tiff.parse, None, tiff.WHY),
-    "gif": Reader(gif.parse, gif.rebuild),
-}
-
-
 @dataclass(frozen=True)
 class StripResult:
     """The photo without metadata. `format` is the output's format name; `removed` is what the input carried
@@ -56,14 +41,18 @@ class StripResult:
     lossless: bool
     removed: Report
     notes: tuple[str, ...] = ()
+    width: int = 0  # of the output as it decodes (pipeline.strip fills them in when it verifies the output)
+    height: int = 0
 
 
 def _parse(data: bytes, limits: Limits, lenient: bool, keep_icc: bool = False) -> tuple[str, Reader, Parsed]:
+    from .. import formats, imaging  # the registry holds our readers: imported here, not at package import
+
     imaging.check_size(data, limits)
-    fmt = imaging.sniff(data)
-    reader = READERS.get(fmt.name)
+    fmt = formats.sniff(data)
+    reader = fmt.reader
     if reader is None:
-        raise UnsupportedFormatError(f"reading metadata from {fmt.name} files is not supported yet")
+        raise UnsupportedFormatError(f"reading metadata from {fmt.label} files is not supported here")
     parsed = Parsed(fmt.name, limits, keep_icc)
     try:
         reader.parse(data, parsed)
@@ -92,13 +81,30 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) 
 
     keep_icc keeps the colour profile as it is (the ICC profile, and in PNG the sRGB, gAMA, cHRM, cICP ... chunks).
     """
-    name, reader, parsed = _parse(data, limits, lenient=False, keep_icc=keep_icc)
+    try:
+        name, reader, parsed = _parse(data, limits, lenient=False, keep_icc=keep_icc)
+    except CorruptImageError as exc:
+        return _damaged(data, limits, keep_icc, exc)
     report = Report(name, tuple(parsed.findings))
     if reader.rebuild is None:
         return _reencode(data, limits, report, parsed, reader.reencode_why)
-    if why := _orientation_why(data, name, parsed):
+    if why := _orientation_why(data, name, parsed) or getattr(parsed, "reencode_why", ""):
         return _reencode(data, limits, report, parsed, why)
     return StripResult(reader.rebuild(data, parsed), name, True, report, _profile_notes(parsed, parsed.kept_colour))
+
+
+def _damaged(data: bytes, limits: Limits, keep_icc: bool, exc: CorruptImageError) -> StripResult:
+    """A container we cannot walk to its end (a damaged camera JPEG): if its pixels still decode, re-encode them
+    and say the strip was not lossless; otherwise the original error stands."""
+    try:
+        name, _reader, parsed = _parse(data, limits, lenient=True, keep_icc=keep_icc)
+    except CorruptImageError:
+        raise exc from None
+    report = Report(name, tuple(parsed.findings))
+    try:
+        return _reencode(data, limits, report, parsed, f"its structure is damaged ({exc})")
+    except CorruptImageError:
+        raise exc from None
 
 
 def _orientation_why(data: bytes, name: str, parsed: Parsed) -> str:
@@ -149,6 +155,8 @@ def _pillow_orientation(data: bytes) -> int:
 
 
 def _reencode(data: bytes, limits: Limits, report: Report, parsed: Parsed, why: str) -> StripResult:
+    from .. import imaging
+
     decoded = imaging.decode(data, limits, parsed.keep_icc)
     target = imaging.output_format(decoded.format, OutputFormat.SAME)
     out = imaging.encode(decoded.pixels, target, REENCODE_QUALITY, decoded.icc_profile)

@@ -1,0 +1,216 @@
+"""The format registry: the one place that knows each format.
+
+Each entry knows its magic (`sniff`), names, MIME type, file suffixes (the first is the one we write), whether it
+is lossy, whether and how we write it, the largest side its encoder takes, what "same format" becomes when we
+cannot write it, and its metadata reader (which walks the container and, where it can, rebuilds it without
+metadata). Everything else is derived from here: the output formats, the CLI's suffixes and folder walk, the API's
+MIME list and what the page offers (GET /v1/formats). Adding a format is one module and one entry.
+
+Photos are sniffed before videos: HEIF and MP4 share the ISO BMFF `ftyp` box and differ by brand.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from PIL import Image
+
+from .errors import UnsupportedFormatError
+from .metadata import gif, isobmff, jpeg, png, tiff, webp
+from .metadata.base import Reader
+
+
+class Kind(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+# Savers write pixels and, only when the caller put one in im.info (keep_icc), the colour profile: nothing else.
+Saver = Callable[[Image.Image, io.BytesIO, int], None]
+
+
+def _save_jpeg(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    icc = im.info.get("icc_profile")
+    if im.mode == "RGBA":  # JPEG has no alpha: flatten on white (obscured regions are already opaque)
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        background.paste(im, mask=im.getchannel("A"))
+        im = background
+    im.save(out, "JPEG", quality=quality, optimize=True, icc_profile=icc)
+
+
+def _save_png(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    im.save(out, "PNG", compress_level=6, icc_profile=im.info.get("icc_profile"))
+
+
+def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
+    icc = im.info.get("icc_profile") or b""
+    im.save(out, "WEBP", quality=quality, lossless=quality == 100, method=4, icc_profile=icc)
+
+
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"})
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+MOV_BRANDS = frozenset({b"qt  "})
+THREE_GP_BRANDS = frozenset({b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gp8", b"3gp9", b"3gg6", b"3gs7", b"3ge6",
+                             b"3ge7", b"3g2a", b"3g2b", b"3g2c"})
+M4V_BRANDS = frozenset({b"M4V ", b"M4VH", b"M4VP"})
+MP4_BRANDS = frozenset({b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9", b"mp41",
+                        b"mp42", b"avc1", b"dash", b"MSNV", b"NDAS", b"f4v ", b"XAVC", b"mmp4", b"M4A "})
+
+
+def ftyp_brands(head: bytes) -> set[bytes]:
+    """The major and compatible brands of a leading `ftyp` box (empty when there is none)."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return set()
+    size = int.from_bytes(head[0:4], "big")
+    end = min(max(size, 16), len(head), 4096)
+    brands = {head[8:12]}
+    brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
+    return brands
+
+
+def _major_brand(head: bytes) -> bytes:
+    return head[8:12] if head[4:8] == b"ftyp" else b""
+
+
+def _brands(wanted: frozenset[bytes]) -> Callable[[bytes], bool]:
+    return lambda head: bool(ftyp_brands(head) & wanted)
+
+
+def _video_brand(wanted: frozenset[bytes]) -> Callable[[bytes], bool]:
+    """A video container by its major brand (compatible brands overlap across MP4, MOV and 3GP)."""
+    return lambda head: _major_brand(head) in wanted
+
+
+def _quicktime_without_ftyp(head: bytes) -> bool:
+    """Old QuickTime files start straight with moov, mdat, wide or free."""
+    return head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip") and not ftyp_brands(head)
+
+
+def _ebml_doctype(head: bytes, doctype: bytes) -> bool:
+    return head[:4] == b"\x1a\x45\xdf\xa3" and b"\x42\x82" + bytes([0x80 | len(doctype)]) + doctype in head[:64]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One entry of the registry."""
+
+    name: str
+    label: str
+    mime: str
+    suffixes: tuple[str, ...]  # lower case, with the dot; the first is the one we write
+    sniff: Callable[[bytes], bool]
+    kind: Kind = Kind.PHOTO
+    lossy: bool = False
+    save: Saver | None = None
+    max_side: int = 1 << 31  # the longest side the encoder can write
+    fallback: str = ""  # what "same format" becomes when we cannot write this one
+    reader: Reader | None = None  # metadata: walk the container; rebuild it without metadata where possible
+
+    @property
+    def writable(self) -> bool:
+        return self.save is not None
+
+    @property
+    def extension(self) -> str:
+        return self.suffixes[0]
+
+
+HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
+
+_ENTRIES = (
+    Format("jpeg", "JPEG", "image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo"),
+           lambda d: d[:3] == b"\xff\xd8\xff", lossy=True, save=_save_jpeg, max_side=65_500,
+           reader=Reader(jpeg.parse, jpeg.rebuild)),
+    Format("png", "PNG", "image/png", (".png", ".apng"), lambda d: d[:8] == b"\x89PNG\r\n\x1a\n", save=_save_png,
+           reader=Reader(png.parse, png.rebuild)),
+    Format("webp", "WebP", "image/webp", (".webp",), lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", lossy=True,
+           save=_save_webp, max_side=16_383, reader=Reader(webp.parse, webp.rebuild)),
+    Format("avif", "AVIF", "image/avif", (".avif",), _brands(AVIF_BRANDS), lossy=True, fallback="jpeg",
+           reader=Reader(isobmff.parse, None, HEIF_WHY)),
+    Format("heif", "HEIC", "image/heic", (".heic", ".heif", ".hif"), _brands(HEIF_BRANDS), lossy=True,
+           fallback="jpeg", reader=Reader(isobmff.parse, None, HEIF_WHY)),
+    Format("tiff", "TIFF", "image/tiff", (".tiff", ".tif", ".dng"), lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
+           fallback="png", reader=Reader(tiff.parse, None, tiff.WHY)),
+    Format("gif", "GIF", "image/gif", (".gif",), lambda d: d[:6] in (b"GIF87a", b"GIF89a"), fallback="png",
+           reader=Reader(gif.parse, gif.rebuild)),
+    # Videos: recognised here so that they are never mistaken for photos or skipped; anonymizer.video handles them.
+    Format("mov", "QuickTime", "video/quicktime", (".mov", ".qt"),
+           lambda d: _video_brand(MOV_BRANDS)(d) or _quicktime_without_ftyp(d), kind=Kind.VIDEO, lossy=True),
+    Format("3gp", "3GPP", "video/3gpp", (".3gp", ".3g2", ".3gpp"), _video_brand(THREE_GP_BRANDS), kind=Kind.VIDEO,
+           lossy=True),
+    Format("m4v", "M4V", "video/x-m4v", (".m4v",), _video_brand(M4V_BRANDS), kind=Kind.VIDEO, lossy=True),
+    Format("mp4", "MP4", "video/mp4", (".mp4", ".m4a", ".f4v"), _video_brand(MP4_BRANDS), kind=Kind.VIDEO,
+           lossy=True),
+    Format("webm", "WebM", "video/webm", (".webm",), lambda d: _ebml_doctype(d, b"webm"), kind=Kind.VIDEO,
+           lossy=True),
+    Format("mkv", "Matroska", "video/x-matroska", (".mkv", ".mka", ".mk3d"), lambda d: _ebml_doctype(d, b"matroska"),
+           kind=Kind.VIDEO, lossy=True),
+    Format("avi", "AVI", "video/x-msvideo", (".avi",), lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
+           kind=Kind.VIDEO, lossy=True),
+)
+
+FORMATS: dict[str, Format] = {f.name: f for f in _ENTRIES}
+SNIFF_BYTES = 4096
+
+
+def photos() -> tuple[Format, ...]:
+    return tuple(f for f in FORMATS.values() if f.kind is Kind.PHOTO)
+
+
+def videos() -> tuple[Format, ...]:
+    return tuple(f for f in FORMATS.values() if f.kind is Kind.VIDEO)
+
+
+def writable() -> tuple[Format, ...]:
+    """The formats a clean photo can be written in."""
+    return tuple(f for f in FORMATS.values() if f.writable)
+
+
+def by_suffix(suffix: str) -> Format | None:
+    """The format a file suffix names ('.JPG' -> jpeg), or None."""
+    wanted = suffix.lower()
+    return next((f for f in FORMATS.values() if wanted in f.suffixes), None)
+
+
+def supported_names() -> str:
+    return ", ".join(f.label for f in FORMATS.values())
+
+
+def detect(head: bytes) -> Format | None:
+    """The format of data starting with `head` (at least its first SNIFF_BYTES bytes), or None."""
+    head = bytes(head[:SNIFF_BYTES])
+    return next((f for f in FORMATS.values() if f.sniff(head)), None)
+
+
+def _describe_unknown(head: bytes) -> str:
+    """What an unsupported file looks like, where its magic tells: a plain-words reason for the error."""
+    if head[:4] in (b"II+\x00", b"MM\x00+"):
+        return "a BigTIFF file (64-bit TIFF), which is not supported; save it as an ordinary TIFF or PNG"
+    if head[:5] == b"%PDF-":
+        return "a PDF document, not an image"
+    if head[:4] == b"PK\x03\x04":
+        return "a ZIP archive, not an image"
+    if head[4:8] == b"ftyp":
+        brand = "".join(chr(b) if 32 <= b < 127 else "?" for b in head[8:12])
+        return f"an ISO media file of brand '{brand}' that is neither a known photo nor a known video"
+    return f"not an image or video in a supported format ({supported_names()})"
+
+
+def sniff(data: bytes) -> Format:
+    """The format of `data`, from its first bytes; UnsupportedFormatError when it is none we handle."""
+    head = bytes(data[:SNIFF_BYTES])
+    found = detect(head)
+    if found is None:
+        raise UnsupportedFormatError(_describe_unknown(head))
+    return found
+
+
+def sniff_photo(data: bytes) -> Format:
+    """Like sniff, but a video is refused with a message saying what it is."""
+    fmt = sniff(data)
+    if fmt.kind is not Kind.PHOTO:
+        raise UnsupportedFormatError(f"this is a {fmt.label} video, not a photo")
+    return fmt
