@@ -44,6 +44,9 @@ class Parsed:
     header_seen: bool = False
     notes: list[str] = field(default_factory=list)
     extra: dict[str, int] = field(default_factory=dict)  # reader-specific facts needed to rebuild
+    # Set by a reader whose lossless rebuild cannot be trusted for this file (e.g. surplus bytes inside a JPEG
+    # entropy-coded stream): why strip must re-encode from pixels instead; '' when the rebuild is lossless.
+    reencode_why: str = ""
     pos: int = 0
     parts: int = 0
     payloads: int = 0

@@ -1,0 +1,71 @@
+"""Canaries: a marker string hidden in a file, and a search for it in an output's bytes.
+
+`leaks` looks for the marker as ASCII, as UTF-16 (both byte orders) and inside every zlib, gzip or raw
+deflate stream it can find (nested ones too, a few levels deep), so a marker that a writer re-compressed or
+re-encoded as text is still found. Shared by the canary tests of every format.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+MARKER = b"CANARY-7f3a9e-smuggled-through"
+MAX_INFLATE = 64 * 1024 * 1024  # bytes inflated from one stream
+RAW_DEFLATE_SCAN = 256 * 1024  # raw deflate has no header: try every offset only in data this small
+STEP = 4096  # fed to the inflater at a time, so what inflated before a corrupt spot still counts
+DEPTH = 3
+
+
+def forms(marker: bytes) -> tuple[bytes, ...]:
+    text = marker.decode("ascii")
+    return marker, text.encode("utf-16-le"), text.encode("utf-16-be")
+
+
+def leaks(data: bytes, marker: bytes = MARKER) -> bool:
+    """Whether `data` carries `marker` in plain sight or inside any compressed stream in it."""
+    return _leaks(bytes(data), forms(marker), DEPTH, raw=True)
+
+
+def _leaks(data: bytes, needles: tuple[bytes, ...], depth: int, raw: bool = False) -> bool:
+    if any(n in data for n in needles):
+        return True
+    if depth == 0:
+        return False
+    return any(_leaks(inner, needles, depth - 1) for inner in inflated(data, raw))
+
+
+def inflated(data: bytes, raw: bool = False) -> list[bytes]:
+    """Everything that inflates (to more than a few bytes) from some offset of `data`: streams with a zlib or
+    gzip header, and with raw=True (and small data) raw deflate streams starting at any offset."""
+    found = []
+    raw = raw and len(data) <= RAW_DEFLATE_SCAN
+    for pos in range(len(data) - 1):
+        for wbits in _wbits(data, pos, raw):
+            out = _inflate(data, pos, wbits)
+            if len(out) >= 8:
+                found.append(out)
+    return found
+
+
+def _wbits(data: bytes, pos: int, raw: bool) -> list[int]:
+    cmf, flg = data[pos], data[pos + 1]
+    options = []
+    if cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0:
+        options.append(15)  # a zlib header
+    if cmf == 0x1F and flg == 0x8B:
+        options.append(31)  # a gzip header
+    if raw and cmf & 0x06 != 0x06:  # BTYPE 11 is invalid: no raw deflate block starts so
+        options.append(-15)
+    return options
+
+
+def _inflate(data: bytes, pos: int, wbits: int) -> bytes:
+    inflater, view, out = zlib.decompressobj(wbits), memoryview(data), bytearray()
+    for start in range(pos, len(data), STEP):
+        try:
+            out += inflater.decompress(view[start : start + STEP], MAX_INFLATE - len(out))
+        except zlib.error:
+            break
+        if inflater.eof or len(out) >= MAX_INFLATE:
+            break
+    return bytes(out)
