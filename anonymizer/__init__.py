@@ -14,14 +14,18 @@ from importlib.metadata import PackageNotFoundError, version
 from .errors import (
     AnonymizerError,
     BusyError,
+    CancelledError,
     CorruptImageError,
     InputError,
+    InternalError,
     ModelError,
     OptionsError,
     TooLargeError,
     UnsupportedFormatError,
     VerificationError,
 )
+from . import formats
+from .formats import FORMATS, Format, Kind
 from .metadata import Category, Finding, Report, Risk, StripResult
 from .options import Background, CleanOptions, FaceShape, Limits, Method, OutputFormat
 from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip, strip_summary
@@ -38,6 +42,7 @@ __all__ = [
     "Background",
     "Box",
     "BusyError",
+    "CancelledError",
     "Category",
     "CleanOptions",
     "CleanResult",
@@ -45,9 +50,13 @@ __all__ = [
     "DetectResult",
     "Detection",
     "Ellipse",
+    "FORMATS",
     "FaceShape",
+    "Format",
     "Finding",
     "InputError",
+    "InternalError",
+    "Kind",
     "Limits",
     "Method",
     "ModelError",
@@ -66,6 +75,7 @@ __all__ = [
     "__version__",
     "clean",
     "detect",
+    "formats",
     "inspect",
     "strip",
     "strip_summary",

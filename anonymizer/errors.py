@@ -8,12 +8,26 @@
     ├── OptionsError                 bad options or regions from the user        (HTTP 400)
     ├── ModelError                   a model is missing, altered or cannot load  (HTTP 500)
     ├── VerificationError            the output failed its check; nothing written (HTTP 500)
-    └── BusyError                    no worker free to take the job               (HTTP 503)
+    ├── BusyError                    no worker free to take the job               (HTTP 503)
+    ├── CancelledError               the caller cancelled a long job             (HTTP 499/410)
+    └── InternalError                a bug of ours; never blamed on the input     (HTTP 500)
 
 Messages are one line, name the reason in plain words, and never contain image bytes.
+
+Third-party exceptions are translated at one boundary, `translated`, which wraps every public entry point of the
+library (as httpx's map_exceptions does): our own errors pass through; an exception raised inside a model's
+inference becomes ModelError; MemoryError becomes TooLargeError; anything else is an InternalError (a bug),
+never "corrupt input". Decoders translate their own exceptions where they call the decoder (imaging._guarded).
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class AnonymizerError(Exception):
@@ -50,3 +64,56 @@ class VerificationError(AnonymizerError):
 
 class BusyError(AnonymizerError):
     """No worker is free; try again later."""
+
+
+class CancelledError(AnonymizerError):
+    """The caller cancelled the job; nothing was written or returned."""
+
+
+class InternalError(AnonymizerError):
+    """A bug of ours (never the input's fault): reported as such, with its type, so it can be fixed."""
+
+
+MODEL_PACKAGES = ("anonymizer/faces/", "anonymizer/segmentation", "anonymizer/native", "cv2", "mediapipe")
+
+
+def _raised_in(exc: BaseException, places: tuple[str, ...]) -> bool:
+    """Whether any frame of exc's traceback lies in one of `places` (path fragments)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if any(place in filename for place in places):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+def translate(exc: Exception) -> AnonymizerError:
+    """The error-tree member for an exception that escaped the library's own handling."""
+    if isinstance(exc, AnonymizerError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return TooLargeError("not enough memory to process this file")
+    if type(exc).__module__.startswith(("cv2", "mediapipe")) or _raised_in(exc, MODEL_PACKAGES[:3]):
+        return ModelError(f"a face or person model failed while running ({_first_line(exc)})")
+    return InternalError(f"internal error ({_first_line(exc)}); this is a bug in anonymize, please report it")
+
+
+def translated(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a public entry point: whatever escapes it is a member of the error tree."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except AnonymizerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one boundary: everything else is translated, never swallowed
+            raise translate(exc) from exc
+
+    return wrapper

@@ -19,6 +19,7 @@ from enum import StrEnum
 from PIL import Image
 
 from .errors import UnsupportedFormatError
+from .options import OutputFormat
 from .metadata import gif, isobmff, jpeg, png, tiff, webp
 from .metadata.base import Reader
 
@@ -117,6 +118,12 @@ class Format:
     def extension(self) -> str:
         return self.suffixes[0]
 
+    @property
+    def stripped_as(self) -> str:
+        """The format `strip` writes: the same where the container is rebuilt, else what it is re-encoded as."""
+        rebuilt = self.reader is not None and self.reader.rebuild is not None
+        return self.name if rebuilt or not self.fallback else self.fallback
+
 
 HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
 
@@ -173,6 +180,13 @@ def by_suffix(suffix: str) -> Format | None:
     """The format a file suffix names ('.JPG' -> jpeg), or None."""
     wanted = suffix.lower()
     return next((f for f in FORMATS.values() if wanted in f.suffixes), None)
+
+
+def output_for(source: Format, wanted: OutputFormat) -> Format:
+    """The format a clean copy is written in: the one asked for, else the input's, else its fallback."""
+    if wanted is not OutputFormat.SAME:
+        return FORMATS[wanted.value]
+    return FORMATS[source.fallback or source.name]
 
 
 def supported_names() -> str:

@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
-from .formats import FORMATS, Format, sniff_photo
-from .options import DEFAULT_LIMITS, Limits, OutputFormat
+from .formats import Format, sniff_photo
+from .options import DEFAULT_LIMITS, Limits
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF decoding
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -47,13 +47,6 @@ ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-def output_format(source: Format, wanted: OutputFormat) -> Format:
-    """The format a clean copy is written in: the one asked for, else the input's, else its fallback."""
-    if wanted is not OutputFormat.SAME:
-        return FORMATS[wanted.value]
-    return FORMATS[source.fallback or source.name]
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,21 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise CorruptImageError("the image data cannot be read (corrupt or incomplete file)") from exc
     except DECODER_ERRORS as exc:
+        if _ours(exc):
+            raise
         raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
+
+
+def _ours(exc: BaseException) -> bool:
+    """A TypeError, AttributeError ... raised in our own code is a bug, not a corrupt file: only what the decoders
+    themselves raise counts as 'cannot be read'."""
+    if isinstance(exc, OSError | SyntaxError | EOFError | MemoryError | struct.error):
+        return False
+    tb, last = exc.__traceback__, ""
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        tb = tb.tb_next
+    return "/PIL/" not in last and "pillow_heif" not in last and "/numpy/" not in last
 
 
 def _reason(exc: BaseException) -> str:
@@ -178,6 +185,8 @@ def _guarded(step: Callable[[], T]) -> T:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooLargeError("image is too large to decode safely (decompression bomb check)") from exc
     except DECODER_ERRORS as exc:
+        if _ours(exc):
+            raise
         raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
 
 

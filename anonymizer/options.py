@@ -93,3 +93,6 @@ class CleanOptions:
         for box in self.faces or ():
             if box.w <= 0 or box.h <= 0:
                 raise OptionsError("face boxes must have a positive width and height")
+        from .obscure import check_options  # the methods registry knows each method's strength range
+
+        check_options(self)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import imaging, metadata, obscure, regions, segmentation
-from .errors import InputError, VerificationError
+from . import formats, imaging, metadata, obscure, regions, segmentation
+from .errors import InputError, VerificationError, translated
 from .faces import Detector, get_detector
 from .formats import Format
 from .imaging import Decoded
@@ -51,6 +51,7 @@ class DetectResult:
     orientation_applied: int
 
 
+@translated
 def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAULT_LIMITS) -> DetectResult:
     """Decode `data` upright and find the faces in it."""
     decoded = imaging.decode(data, limits)
@@ -58,12 +59,14 @@ def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAU
     return DetectResult(decoded.width, decoded.height, faces, decoded.orientation)
 
 
+@translated
 def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
     """What metadata `data` carries."""
     imaging.check_size(data, limits)
     return metadata.inspect(data, limits)
 
 
+@translated
 def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> StripResult:
     """Remove the metadata (but the colour profile, with keep_icc), keeping pixel data untouched where the format
     allows; verified: nothing identifying is left and the output decodes."""
@@ -113,6 +116,14 @@ def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] =
     return report
 
 
+def _encode(pixels: imaging.Pixels, target: Format, quality: int, icc: bytes | None) -> bytes:
+    """Encode the output; an encoder failure is a failed output (VerificationError), never the input's fault."""
+    try:
+        return imaging.encode(pixels, target, quality, icc)
+    except (OSError, ValueError) as exc:
+        raise VerificationError(f"the {target.label} encoder failed ({exc}); nothing was written") from exc
+
+
 def _check_decodes(data: bytes, limits: Limits) -> tuple[int, int, int]:
     """Our own output decodes (width, height, orientation tag); VerificationError, never 'corrupt input', if not."""
     try:
@@ -156,16 +167,16 @@ def _obscured(
     return (obscure.apply(base, mask, options) if bool(mask.any()) else base), faces, marked
 
 
+@translated
 def clean(data: bytes, options: CleanOptions | None = None, detector: Detector | None = None) -> CleanResult:
     """Obscure faces and regions, drop all metadata, and return the verified clean photo."""
     options = options or CleanOptions()
-    obscure.check_options(options)
     decoded = imaging.decode(data, options.limits, options.keep_icc)
     pixels, faces, marked = _obscured(decoded, options, detector)
     width, height, orientation, notes = decoded.width, decoded.height, decoded.orientation, _notes(decoded, options)
-    target, icc = imaging.output_format(decoded.format, options.output_format), decoded.icc_profile
+    target, icc = formats.output_for(decoded.format, options.output_format), decoded.icc_profile
     del decoded  # large photos: keep one full-size copy alive while encoding, not two
-    out = imaging.encode(pixels, target, options.quality, icc)
+    out = _encode(pixels, target, options.quality, icc)
     del pixels
     carried = _verify_output(out, width, height, options)
     removed = _input_report(data, options.limits)

@@ -9,7 +9,7 @@ import piexif
 import pytest
 from PIL import Image
 
-from anonymizer import imaging
+from anonymizer import formats, imaging
 from anonymizer.errors import CorruptImageError, TooLargeError, UnsupportedFormatError
 from anonymizer.options import Limits
 from tests.conftest import encode
@@ -116,14 +116,14 @@ def test_rgba_kept_and_alpha_flattened_for_jpeg() -> None:
     rgba[..., 3] = 255
     decoded = imaging.decode(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
     assert decoded.has_alpha
-    jpeg = imaging.encode(decoded.pixels, imaging.FORMATS["jpeg"], 90)
+    jpeg = imaging.encode(decoded.pixels, formats.FORMATS["jpeg"], 90)
     assert Image.open(io.BytesIO(jpeg)).mode == "RGB"
 
 
 @pytest.mark.parametrize("name", ["jpeg", "png", "webp"])
 def test_encode_writes_no_metadata(name: str) -> None:
     pixels = np.asarray(marker_image())
-    data = imaging.encode(pixels, imaging.FORMATS[name], 90)
+    data = imaging.encode(pixels, formats.FORMATS[name], 90)
     im = Image.open(io.BytesIO(data))
     assert not im.getexif()
     assert "icc_profile" not in im.info and "xmp" not in im.info and "exif" not in im.info
@@ -132,6 +132,6 @@ def test_encode_writes_no_metadata(name: str) -> None:
 def test_unwritable_formats_fall_back() -> None:
     from anonymizer.options import OutputFormat
 
-    assert imaging.output_format(imaging.FORMATS["heif"], OutputFormat.SAME).name == "jpeg"
-    assert imaging.output_format(imaging.FORMATS["tiff"], OutputFormat.SAME).name == "png"
-    assert imaging.output_format(imaging.FORMATS["jpeg"], OutputFormat.WEBP).name == "webp"
+    assert formats.output_for(formats.FORMATS["heif"], OutputFormat.SAME).name == "jpeg"
+    assert formats.output_for(formats.FORMATS["tiff"], OutputFormat.SAME).name == "png"
+    assert formats.output_for(formats.FORMATS["jpeg"], OutputFormat.WEBP).name == "webp"

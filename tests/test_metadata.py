@@ -13,7 +13,7 @@ import piexif
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from anonymizer import imaging, metadata
+from anonymizer import formats, imaging, metadata
 from anonymizer.errors import CorruptImageError, InputError
 from anonymizer.metadata import Category, Report, Risk
 
@@ -227,7 +227,7 @@ def test_what_our_encoder_writes_inspects_clean(fmt: str, alpha: bool) -> None:
         pytest.skip("JPEG has no alpha")
     px = np.asarray(pixels().convert("RGBA" if alpha else "RGB"))
     for quality in (80, 100):
-        out = imaging.encode(px, imaging.FORMATS[fmt], quality)
+        out = imaging.encode(px, formats.FORMATS[fmt], quality)
         report = metadata.inspect(out)
         assert report.is_clean, report.identifying
         assert all(f.category is Category.STRUCTURE for f in report.findings)

@@ -155,10 +155,10 @@ def _pillow_orientation(data: bytes) -> int:
 
 
 def _reencode(data: bytes, limits: Limits, report: Report, parsed: Parsed, why: str) -> StripResult:
-    from .. import imaging
+    from .. import formats, imaging
 
     decoded = imaging.decode(data, limits, parsed.keep_icc)
-    target = imaging.output_format(decoded.format, OutputFormat.SAME)
+    target = formats.output_for(decoded.format, OutputFormat.SAME)
     out = imaging.encode(decoded.pixels, target, REENCODE_QUALITY, decoded.icc_profile)
     quality = f" at quality {REENCODE_QUALITY}" if target.name in ("jpeg", "webp") else ""
     notes = [f"re-encoded from pixels as {target.name.upper()}{quality}: {why}"]
