@@ -19,13 +19,19 @@ surroundings instead of passing its own value on.
 
 strength is the number of cells across a region's longer side for blur and pixelate (lower is stronger);
 above MAX_CELLS the method refuses. fill and mask have no strength and ignore it.
+
+Video: the frames of one face together must reveal no more than one frame does. `apply_anchored` lays each
+region's grid on a box that moves with what it hides (a tracked face), so the same cells average the same
+parts of the face in every frame, and takes the region's noise from a `FixedNoise` drawn once for its whole
+life, so averaging frames cannot average the noise away. `apply` takes such a source per region too
+(`noise_for`), for shapes that stay put. Photos draw fresh noise, as before.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -62,6 +68,10 @@ MASK_GREY = (128, 128, 128)
 MAX_REGIONS = 2000
 
 
+#: noise of a given shape, roughly standard normal: fresh draws (`noise`) or a region's fixed ones (`FixedNoise`)
+NoiseSource = Callable[[tuple[int, ...]], Field]
+
+
 @dataclass(frozen=True)
 class Patch:
     """One region: the original colour channels and the mask inside its (grown) bounding box."""
@@ -70,6 +80,7 @@ class Patch:
     mask: Mask
     cells: int
     options: CleanOptions
+    noise: NoiseSource | None = None  # None: fresh draws from the OS RNG
 
 
 Renderer = Callable[[Patch], Pixels]
@@ -95,10 +106,30 @@ def noise(shape: tuple[int, ...]) -> Field:
     return np.asarray((total - 510.0) / 147.8, dtype=np.float32).reshape(shape)
 
 
-def _noisy(means: Field, levels: tuple[float, float]) -> Field:
+class FixedNoise:
+    """Noise drawn once (from the OS's cryptographic RNG) and handed out again: a grid of the same shape gets
+    the same draws every time, and a larger grid keeps the draws of the smaller one in its top-left cells."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[int, ...], Field] = {}
+
+    def __call__(self, shape: tuple[int, ...]) -> Field:
+        key = (len(shape), *shape[2:])
+        have = self._fields.get(key)
+        if have is None or have.shape[0] < shape[0] or have.shape[1] < shape[1]:
+            grown = noise((max(shape[0], 0 if have is None else have.shape[0]),
+                           max(shape[1], 0 if have is None else have.shape[1]), *shape[2:]))  # fmt: skip
+            if have is not None:
+                grown[: have.shape[0], : have.shape[1]] = have
+            self._fields[key] = have = grown
+        return have[: shape[0], : shape[1]]
+
+
+def _noisy(means: Field, levels: tuple[float, float], source: NoiseSource | None = None) -> Field:
     shared, per_channel = levels
+    draw = source or noise
     grid = means.shape[:2]
-    noisy = means + shared * noise(grid)[:, :, None] + per_channel * noise((*grid, 3))
+    noisy = means + shared * draw(grid)[:, :, None] + per_channel * draw((*grid, 3))
     return np.asarray(noisy, dtype=np.float32)
 
 
@@ -149,7 +180,7 @@ def _blur(patch: Patch) -> Pixels:
     """Few noisy cell means, smoothed: looks like a strong blur, keeps nothing finer than a cell."""
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
-    grid = _noisy(cell_means(patch.rgb, size), BLUR_NOISE)
+    grid = _noisy(cell_means(patch.rgb, size), BLUR_NOISE, patch.noise)
     fine_shape = (grid.shape[1] * BLUR_OVERSAMPLE, grid.shape[0] * BLUR_OVERSAMPLE)
     fine = cv2.resize(grid, fine_shape, interpolation=cv2.INTER_LINEAR)
     sigma = BLUR_SIGMA_CELLS * BLUR_OVERSAMPLE
@@ -161,7 +192,7 @@ def _pixelate(patch: Patch) -> Pixels:
     """Square cells sized to the region, each the noisy mean of its pixels."""
     height, width = patch.mask.shape
     size = cell_size(height, width, patch.cells)
-    grid = _to_uint8(_noisy(cell_means(patch.rgb, size), PIXELATE_NOISE))
+    grid = _to_uint8(_noisy(cell_means(patch.rgb, size), PIXELATE_NOISE, patch.noise))
     return _upscale(grid, grid.shape[:2], size, cv2.INTER_NEAREST, (height, width))
 
 
@@ -329,18 +360,24 @@ def _feather(out: Pixels, original: Pixels, mask: Mask, field: Pixels, band: int
         _feather_strip(out[lo:hi], original[lo:hi], mask[lo:hi], field[lo:hi], band, rows)
 
 
+#: a region's rectangle (x0, y0, x1, y1; image pixels, end exclusive) -> the noise for it
+NoiseFor = Callable[[tuple[int, int, int, int]], NoiseSource]
+
+
 @dataclass(frozen=True)
 class _Job:
     spec: MethodSpec
     cells: int
     options: CleanOptions
+    noise_for: NoiseFor | None = None
 
 
 def _obscure(out: Pixels, pixels: Pixels, mask: Mask, rect: _Rect, job: _Job) -> None:
     """Obscure one region in place in `out`, reading the original pixels from `pixels`."""
     box = (slice(rect.y0, rect.y1), slice(rect.x0, rect.x1))
     inside = mask[box]
-    field = job.spec.render(Patch(pixels[box][:, :, :3], inside, job.cells, job.options))
+    source = None if job.noise_for is None else job.noise_for((rect.x0, rect.y0, rect.x1, rect.y1))
+    field = job.spec.render(Patch(pixels[box][:, :, :3], inside, job.cells, job.options, source))
     target = out[box]
     np.copyto(target[:, :, :3], field, where=inside[:, :, None])
     if target.shape[2] == 4:
@@ -349,18 +386,95 @@ def _obscure(out: Pixels, pixels: Pixels, mask: Mask, rect: _Rect, job: _Job) ->
         _feather(target, pixels[box], inside, field, rect.band)
 
 
-def apply(pixels: Pixels, mask: Mask, options: CleanOptions) -> Pixels:
-    """A new array like `pixels` (H x W x 3 RGB or H x W x 4 RGBA) with everything under `mask` obscured."""
+def _check_pixels(pixels: Pixels) -> None:
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
         raise OptionsError("pixels must be an 8-bit RGB or RGBA image")
+
+
+def apply(pixels: Pixels, mask: Mask, options: CleanOptions, noise_for: NoiseFor | None = None) -> Pixels:
+    """A new array like `pixels` (H x W x 3 RGB or H x W x 4 RGBA) with everything under `mask` obscured.
+
+    noise_for: the noise of each region by its rectangle (video: the same draws for a shape that stays put);
+    fresh draws when None.
+    """
+    _check_pixels(pixels)
     if mask.shape != pixels.shape[:2]:
         raise OptionsError(
             f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {pixels.shape[1]}x{pixels.shape[0]}"
         )
     check_options(options)
-    job = _Job(METHODS[options.method], cells_for(options.method, options.strength), options)
+    job = _Job(METHODS[options.method], cells_for(options.method, options.strength), options, noise_for)
     mask = np.asarray(mask, dtype=np.bool_)
     out = pixels.copy()
     for rect in regions(mask, job.spec.feather):
         _obscure(out, pixels, mask, rect, job)
+    return out
+
+
+# ---------------------------------------------------------------- regions anchored to what they hide (video)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A region whose grid is laid on its own box rather than on the mask's parts: (x, y) is the box's top-left
+    in image pixels (it may reach past the image), `mask` the box's pixels to obscure, `noise` its own draws."""
+
+    x: int
+    y: int
+    mask: Mask
+    noise: NoiseSource
+
+
+@dataclass(frozen=True)
+class _Laid:
+    """An anchor's field, cut to the image: where it goes, what it paints and where."""
+
+    rows: slice
+    cols: slice
+    field: Pixels
+    inside: Mask
+    band: int
+
+
+def _lay(pixels: Pixels, anchor: Anchor, job: _Job) -> _Laid | None:
+    """Render one anchor over its whole box (grown by its feather band; parts past the image edge are the edge
+    pixels repeated), so its cells stay fixed to the box wherever the box is; None when it misses the image."""
+    h, w = anchor.mask.shape
+    band = _band(w, h, job.spec.feather)
+    x0, y0, x1, y1 = anchor.x - band, anchor.y - band, anchor.x + w + band, anchor.y + h + band
+    height, width = pixels.shape[:2]
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if cx0 >= cx1 or cy0 >= cy1:
+        return None
+    crop = np.ascontiguousarray(pixels[cy0:cy1, cx0:cx1, :3])
+    pads = (cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1)
+    rgb = np.asarray(cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE), np.uint8) if any(pads) else crop
+    grown = np.zeros((y1 - y0, x1 - x0), np.bool_)
+    grown[band : band + h, band : band + w] = anchor.mask
+    field = job.spec.render(Patch(rgb, grown, job.cells, job.options, anchor.noise))
+    cut = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+    return _Laid(slice(cy0, cy1), slice(cx0, cx1), np.asarray(field[cut]), grown[cut], band)
+
+
+def apply_anchored(pixels: Pixels, anchors: Sequence[Anchor], options: CleanOptions) -> Pixels:
+    """A new array like `pixels` with every anchor's mask obscured on the anchor's own grid and noise.
+
+    Feathering (blur) blends originals back only outside every anchor's mask: each anchor's field is painted
+    again over its own mask once all are laid, so one anchor's band never uncovers another's inside.
+    """
+    _check_pixels(pixels)
+    check_options(options)
+    job = _Job(METHODS[options.method], cells_for(options.method, options.strength), options)
+    out = pixels.copy()
+    laid = [x for x in (_lay(pixels, anchor, job) for anchor in anchors) if x is not None]
+    for item in laid:
+        target = out[item.rows, item.cols]
+        np.copyto(target[:, :, :3], item.field, where=item.inside[:, :, None])
+        if item.band:
+            _feather(target, pixels[item.rows, item.cols], item.inside, item.field, item.band)
+    for item in laid:
+        target = out[item.rows, item.cols]
+        np.copyto(target[:, :, :3], item.field, where=item.inside[:, :, None])
+        if target.shape[2] == 4:
+            target[:, :, 3][item.inside] = 255
     return out
