@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -22,6 +23,8 @@ from . import imaging
 from .errors import InputError, OptionsError
 from .options import CleanOptions, FaceShape, Limits
 from .types import Box, Detection, Ellipse, Point, Polygon, Regions, Stroke
+
+Shape = Stroke | Box | Ellipse | Polygon
 
 Canvas = NDArray[np.uint8]
 Mask = NDArray[np.bool_]
@@ -66,6 +69,15 @@ def _check_box(box: Box, what: str) -> None:
     _positive(box.h, f"{what} height")
 
 
+def _check_span(shape: Shape, what: str) -> None:
+    for name in ("start", "end"):
+        value = getattr(shape, name)
+        if value is not None and not _number(value, f"{what} {name}") >= 0:
+            raise OptionsError(f"{what} {name} must be a time in seconds, not {value!r}")
+    if shape.start is not None and shape.end is not None and shape.start > shape.end:
+        raise OptionsError(f"{what} starts ({shape.start:g} s) after it ends ({shape.end:g} s)")
+
+
 def validate(regions: Regions) -> None:
     """Raise OptionsError when a region is malformed (non-finite, empty, negative size, out of range)."""
     for i, stroke in enumerate(regions.strokes):
@@ -81,6 +93,30 @@ def validate(regions: Regions) -> None:
         _number(ell.angle, f"ellipse {i} angle")
     for i, poly in enumerate(regions.polygons):
         _points(poly.points, f"polygon {i}", 3)
+    shapes: tuple[tuple[str, Sequence[Shape]], ...] = (
+        ("stroke", regions.strokes), ("box", regions.boxes), ("ellipse", regions.ellipses),
+        ("polygon", regions.polygons),
+    )
+    for kind, group in shapes:
+        for i, shape in enumerate(group):
+            _check_span(shape, f"{kind} {i}")
+
+
+def _active(shape: Shape, seconds: float) -> bool:
+    """Ends included: a shape covers the frames at both ends of its range (err on covering more)."""
+    return (shape.start is None or shape.start <= seconds) and (shape.end is None or seconds <= shape.end)
+
+
+def regions_at(regions: Regions, seconds: float) -> Regions:
+    """The shapes active at `seconds` into a video (those without a range always are; the mask image has no
+    time and always applies). A photo has no time: build_mask draws every shape, whatever its range."""
+    return Regions(
+        strokes=tuple(s for s in regions.strokes if _active(s, seconds)),
+        boxes=tuple(b for b in regions.boxes if _active(b, seconds)),
+        ellipses=tuple(e for e in regions.ellipses if _active(e, seconds)),
+        polygons=tuple(p for p in regions.polygons if _active(p, seconds)),
+        mask=regions.mask,
+    )
 
 
 # ---------------------------------------------------------------- drawing
@@ -125,14 +161,19 @@ def draw_ellipse(canvas: Canvas, ell: Ellipse) -> None:
 
 
 def draw_stroke(canvas: Canvas, stroke: Stroke) -> None:
-    """A round brush of `radius` along the polyline; a single point is a disc."""
-    reach = stroke.radius + STROKE_MARGIN
-    thickness = max(1, math.ceil(2 * reach))
+    """A round brush of `radius` along the polyline; a single point is a disc. Painting errs on covering more
+    (drawn STROKE_MARGIN wider); erasing errs on taking back less (drawn STROKE_MARGIN narrower)."""
+    reach = stroke.radius - STROKE_MARGIN if stroke.erase else stroke.radius + STROKE_MARGIN
+    if reach <= 0:
+        return  # an eraser finer than the margin takes nothing back
+    value = 0 if stroke.erase else 1
+    thickness = max(1, math.floor(2 * reach) if stroke.erase else math.ceil(2 * reach))
+    radius = math.floor(reach * (1 << _SHIFT)) if stroke.erase else math.ceil(reach * (1 << _SHIFT))
     points = [_fixed(x, y) for x, y in stroke.points]
     for point in points:
-        cv2.circle(canvas, point, math.ceil(reach * (1 << _SHIFT)), 1, -1, cv2.LINE_8, _SHIFT)
+        cv2.circle(canvas, point, radius, value, -1, cv2.LINE_8, _SHIFT)
     for start, end in itertools.pairwise(points):
-        cv2.line(canvas, start, end, 1, thickness, cv2.LINE_8, _SHIFT)
+        cv2.line(canvas, start, end, value, thickness, cv2.LINE_8, _SHIFT)
 
 
 def _winding(height: int, width: int, poly: Polygon) -> tuple[NDArray[np.int32], int, int] | None:
@@ -205,63 +246,111 @@ def decode_mask(data: bytes, height: int, width: int, limits: Limits) -> Mask:
 
 
 def build_mask(height: int, width: int, regions: Regions, faces: Sequence[Detection], options: CleanOptions) -> Mask:
-    """One boolean mask (True = obscure) from the faces, grown by options.face_scale, and the user's regions."""
+    """One boolean mask (True = obscure) from the user's regions and the faces, grown by options.face_scale.
+
+    The regions are drawn in order: the mask image, boxes, ellipses, polygons, then the strokes one by one
+    (an erasing stroke takes back what is under it so far; a later painting stroke covers it again). Faces are
+    drawn last: nothing the user erases uncovers a face. Time ranges are ignored (a photo has no time; a video
+    frame's caller picks its shapes with regions_at first).
+    """
     validate(regions)
     for i, face in enumerate(faces):
         _check_box(face.box, f"face {i}")
     canvas: Canvas = np.zeros((height, width), dtype=np.uint8)
-    for face in faces:
-        draw_face(canvas, face.box, options.face_scale, options.face_shape)
-    for stroke in regions.strokes:
-        draw_stroke(canvas, stroke)
+    if regions.mask is not None:
+        canvas[decode_mask(regions.mask, height, width, options.limits)] = 1
     for box in regions.boxes:
         draw_box(canvas, box)
     for ell in regions.ellipses:
         draw_ellipse(canvas, ell)
     for poly in regions.polygons:
         draw_polygon(canvas, poly)
+    for stroke in regions.strokes:
+        draw_stroke(canvas, stroke)
+    for face in faces:
+        draw_face(canvas, face.box, options.face_scale, options.face_shape)
     mask: Mask = canvas.view(np.bool_)
-    if regions.mask is not None:
-        mask |= decode_mask(regions.mask, height, width, options.limits)
     return mask
 
 
-# ---------------------------------------------------------------- the strokes / regions JSON format
+# ---------------------------------------------------------------- the regions JSON format (and face lists)
 
 #: a regions document larger than this is refused before parsing
 MAX_JSON_BYTES = 16 * 1024 * 1024
 #: at most this many points over all strokes and polygons
 MAX_POINTS = 1_000_000
+#: at most this many boxes in a face list
+MAX_FACES = 1000
 _KEYS = ("strokes", "boxes", "ellipses", "polygons")
+_TIME = ("from", "to")  # optional on every shape's object form: seconds, for videos
+_BOX = ("x", "y", "w", "h")
+_DETECTION_KEYS = frozenset({"box", "score", "source"})  # a face as /v1/detect and `detect --json` give it
+
+
+class Span(NamedTuple):
+    start: float | None = None
+    end: float | None = None
 
 
 def _num(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise OptionsError(f"regions JSON: {where} must be a number")
-    return _number(float(value), f"regions JSON: {where}")
+        raise OptionsError(f"{where} must be a number")
+    return _number(float(value), where)
 
 
 def _list(value: object, where: str) -> list[object]:
     if not isinstance(value, list):
-        raise OptionsError(f"regions JSON: {where} must be a list")
+        raise OptionsError(f"{where} must be a list")
     return value
+
+
+def _object(value: dict[str, object], keys: Sequence[str], where: str) -> None:
+    unknown = sorted(set(value) - set(keys) - set(_TIME))
+    if unknown:
+        raise OptionsError(f"{where} has unknown key {unknown[0]!r}")
+
+
+def _span(value: object, where: str) -> Span:
+    """The optional "from"/"to" (seconds) of a shape's object form, as the types' start/end."""
+    if not isinstance(value, dict):
+        return Span()
+    found = {key: _num(value[key], f"{where}.{key}") if key in value else None for key in _TIME}
+    start, end = found["from"], found["to"]
+    if (start is not None and start < 0) or (end is not None and end < 0):
+        raise OptionsError(f"{where}: from and to are seconds and cannot be negative")
+    if start is not None and end is not None and start > end:
+        raise OptionsError(f"{where}: from ({start:g} s) is after to ({end:g} s)")
+    return Span(start, end)
 
 
 def _fields(value: object, names: Sequence[str], optional: dict[str, float], where: str) -> list[float]:
     """[a, b, ...] or {"a": .., "b": ..}: the values in the order of `names`, optional ones defaulted."""
     if isinstance(value, dict):
-        unknown = sorted(set(value) - set(names))
-        if unknown:
-            raise OptionsError(f"regions JSON: {where} has unknown key {unknown[0]!r}")
+        _object(value, names, where)
         missing = [n for n in names if n not in value and n not in optional]
         if missing:
-            raise OptionsError(f"regions JSON: {where} is missing {missing[0]!r}")
+            raise OptionsError(f"{where} is missing {missing[0]!r}")
         return [_num(value.get(n, optional.get(n)), f"{where}.{n}") for n in names]
     items = _list(value, where)
     if not len(names) - len(optional) <= len(items) <= len(names):
-        raise OptionsError(f"regions JSON: {where} must be [{', '.join(names)}] or an object with those keys")
+        raise OptionsError(f"{where} must be [{', '.join(names)}] or an object with those keys")
     values = [_num(v, f"{where}[{i}]") for i, v in enumerate(items)]
     return values + [optional[n] for n in names[len(values) :]]
+
+
+def _box(value: object, where: str) -> Box:
+    """The one box parser, for regions and face lists: [x, y, w, h] or {"x", "y", "w", "h"[, "from", "to"]}."""
+    span = _span(value, where)
+    x, y, w, h = _fields(value, _BOX, {}, where)
+    box = Box(x, y, w, h, start=span.start, end=span.end)
+    _check_box(box, where)
+    return box
+
+
+def _ellipse(value: object, where: str) -> Ellipse:
+    span = _span(value, where)
+    cx, cy, rx, ry, angle = _fields(value, ("cx", "cy", "rx", "ry", "angle"), {"angle": 0.0}, where)
+    return Ellipse(cx, cy, rx, ry, angle, start=span.start, end=span.end)
 
 
 def _point_list(value: object, where: str) -> tuple[Point, ...]:
@@ -269,35 +358,43 @@ def _point_list(value: object, where: str) -> tuple[Point, ...]:
     for i, item in enumerate(_list(value, where)):
         pair = _list(item, f"{where}[{i}]")
         if len(pair) != 2:
-            raise OptionsError(f"regions JSON: {where}[{i}] must be a point [x, y]")
+            raise OptionsError(f"{where}[{i}] must be a point [x, y]")
         points.append((_num(pair[0], f"{where}[{i}][0]"), _num(pair[1], f"{where}[{i}][1]")))
     return tuple(points)
 
 
 def _stroke(value: object, where: str) -> Stroke:
     if not isinstance(value, dict) or "points" not in value or "radius" not in value:
-        raise OptionsError(f'regions JSON: {where} must be an object with "points" and "radius"')
-    unknown = sorted(set(value) - {"points", "radius"})
-    if unknown:
-        raise OptionsError(f"regions JSON: {where} has unknown key {unknown[0]!r}")
-    return Stroke(_point_list(value["points"], f"{where}.points"), _num(value["radius"], f"{where}.radius"))
+        raise OptionsError(f'{where} must be an object with "points" and "radius"')
+    _object(value, ("points", "radius", "erase"), where)
+    erase = value.get("erase", False)
+    if not isinstance(erase, bool):
+        raise OptionsError(f"{where}.erase must be true or false")
+    points, radius = _point_list(value["points"], f"{where}.points"), _num(value["radius"], f"{where}.radius")
+    span = _span(value, where)
+    return Stroke(points, radius, erase, start=span.start, end=span.end)
 
 
 def _polygon(value: object, where: str) -> Polygon:
+    span = _span(value, where)
     if isinstance(value, dict):
-        if set(value) != {"points"}:
-            raise OptionsError(f'regions JSON: {where} must be a list of points or {{"points": [...]}}')
+        if "points" not in value or set(value) - {"points", *_TIME}:
+            raise OptionsError(f'{where} must be a list of points or {{"points": [...]}}')
         value = value["points"]
-    return Polygon(_point_list(value, where))
+    return Polygon(_point_list(value, where), start=span.start, end=span.end)
 
 
-def _load(data: bytes | str) -> dict[str, object]:
+def _load(data: bytes | str, name: str) -> object:
     if len(data) > MAX_JSON_BYTES:
-        raise OptionsError(f"regions JSON is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB")
+        raise OptionsError(f"{name} is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB")
     try:
-        doc = json.loads(data)
+        return json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise OptionsError(f"regions JSON cannot be parsed: {str(exc)[:120]}") from exc
+        raise OptionsError(f"{name} cannot be parsed: {str(exc)[:120]}") from exc
+
+
+def _document(data: bytes | str) -> dict[str, object]:
+    doc = _load(data, "regions JSON")
     if not isinstance(doc, dict):
         raise OptionsError('regions JSON must be an object such as {"strokes": [...], "boxes": [...]}')
     unknown = sorted(set(doc) - set(_KEYS))
@@ -308,19 +405,53 @@ def _load(data: bytes | str) -> dict[str, object]:
 
 def parse_regions_json(data: bytes | str) -> Regions:
     """Strokes, boxes, ellipses and polygons from the JSON format in the README; OptionsError when malformed."""
-    doc = _load(data)
-    strokes = tuple(_stroke(v, f"strokes[{i}]") for i, v in enumerate(_list(doc.get("strokes", []), "strokes")))
-    boxes = tuple(
-        Box(*_fields(v, ("x", "y", "w", "h"), {}, f"boxes[{i}]"))
-        for i, v in enumerate(_list(doc.get("boxes", []), "boxes"))
-    )
-    ellipses = tuple(
-        Ellipse(*_fields(v, ("cx", "cy", "rx", "ry", "angle"), {"angle": 0.0}, f"ellipses[{i}]"))
-        for i, v in enumerate(_list(doc.get("ellipses", []), "ellipses"))
-    )
-    polygons = tuple(_polygon(v, f"polygons[{i}]") for i, v in enumerate(_list(doc.get("polygons", []), "polygons")))
+    doc = _document(data)
+
+    def each(key: str) -> list[tuple[object, str]]:
+        return [(v, f"regions JSON: {key}[{i}]") for i, v in enumerate(_list(doc.get(key, []), f"regions JSON: {key}"))]
+
+    strokes = tuple(_stroke(v, where) for v, where in each("strokes"))
+    polygons = tuple(_polygon(v, where) for v, where in each("polygons"))
     if sum(len(s.points) for s in strokes) + sum(len(p.points) for p in polygons) > MAX_POINTS:
         raise OptionsError(f"regions JSON has more than {MAX_POINTS} points")
-    regions = Regions(strokes=strokes, boxes=boxes, ellipses=ellipses, polygons=polygons)
+    regions = Regions(
+        strokes=strokes,
+        boxes=tuple(_box(v, where) for v, where in each("boxes")),
+        ellipses=tuple(_ellipse(v, where) for v, where in each("ellipses")),
+        polygons=polygons,
+    )
     validate(regions)
     return regions
+
+
+def _face(item: object, where: str) -> Box:
+    if isinstance(item, dict) and "box" in item:  # a face as /v1/detect and `anonymize detect --json` give it
+        unknown = sorted(set(item) - _DETECTION_KEYS)
+        if unknown:
+            raise OptionsError(f"{where} has unknown key {unknown[0]!r}")
+        return _box(item["box"], f"{where}.box")
+    return _box(item, where)
+
+
+def parse_faces_json(data: bytes | str) -> tuple[Box, ...]:
+    """A face list: a JSON list of boxes in any of the regions format's box forms, or of faces as /v1/detect
+    returns them ({"box": {...}, "score": .., "source": ..}), or the whole `anonymize detect --json` object (its
+    "faces" key); OptionsError when malformed."""
+    doc = _load(data, "faces JSON")
+    if isinstance(doc, dict) and "faces" in doc:
+        doc = doc["faces"]
+    if not isinstance(doc, list):
+        raise OptionsError('faces JSON must be a list of boxes, or an object with a "faces" list')
+    if len(doc) > MAX_FACES:
+        raise OptionsError(f"faces JSON has more than {MAX_FACES} faces")
+    return tuple(_face(item, f"faces JSON: faces[{i}]") for i, item in enumerate(doc))
+
+
+def parse_faces_choice(text: str) -> tuple[bool, tuple[Box, ...] | None]:
+    """(detect automatically?, the boxes given) from "auto" (or nothing), "none", or a face list (parse_faces_json)."""
+    word = text.strip().lower()
+    if word in ("", "auto"):
+        return True, None
+    if word == "none":
+        return False, None
+    return False, parse_faces_json(text)

@@ -2,6 +2,10 @@
 
 All coordinates are in pixels of the *upright* image, i.e. after EXIF orientation has been applied:
 what the user sees is what the coordinates mean.
+
+The shapes a user marks (strokes, boxes, ellipses, polygons) may carry a time range, `start` and `end` in
+seconds (the regions format's "from" and "to"), for videos: `regions.regions_at` picks the shapes active at a
+time. A photo has no time: every shape applies to it, whatever its range.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ class Box:
     y: float
     w: float
     h: float
+    start: float | None = None  # seconds; None = from the beginning
+    end: float | None = None  # seconds; None = to the end
 
     @property
     def cx(self) -> float:
@@ -52,10 +58,17 @@ class Detection:
 
 @dataclass(frozen=True)
 class Stroke:
-    """A brush stroke: a polyline (or a single point) painted with a round brush of `radius` pixels."""
+    """A brush stroke: a polyline (or a single point) painted with a round brush of `radius` pixels.
+
+    An erasing stroke (`erase`) takes back what the user's earlier shapes and strokes covered; a later painting
+    stroke can cover it again. It never uncovers a face.
+    """
 
     points: tuple[Point, ...]
     radius: float
+    erase: bool = False
+    start: float | None = None
+    end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class Ellipse:
     rx: float
     ry: float
     angle: float = 0.0
+    start: float | None = None
+    end: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,13 +89,17 @@ class Polygon:
     """A closed polygon."""
 
     points: tuple[Point, ...]
+    start: float | None = None
+    end: float | None = None
 
 
 @dataclass(frozen=True)
 class Regions:
     """Everything the user asked to obscure besides faces.
 
-    `mask` is an encoded image (PNG, ...) of the same size as the upright photo; white means obscure.
+    `mask` is an encoded image (PNG, ...) of the same size as the upright photo; white means obscure. It has no
+    time range. Drawing order: the mask image, then boxes, ellipses and polygons, then the strokes in order
+    (painting adds, erasing takes back); faces are drawn over all of it.
     """
 
     strokes: tuple[Stroke, ...] = ()

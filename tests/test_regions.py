@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -16,7 +17,7 @@ from PIL import Image
 
 from anonymizer.errors import OptionsError
 from anonymizer.options import CleanOptions, FaceShape
-from anonymizer.regions import build_mask, parse_regions_json
+from anonymizer.regions import build_mask, parse_faces_choice, parse_faces_json, parse_regions_json, regions_at
 from anonymizer.types import Box, Detection, Ellipse, Polygon, Regions, Stroke
 
 OPTIONS = CleanOptions()
@@ -136,7 +137,12 @@ def test_face_is_grown_to_an_ellipse_about_the_box_centre() -> None:
 
 
 def test_faces_are_obscured_as_grown_boxes_by_default() -> None:
-    assert CleanOptions().face_shape is FaceShape.BOX and CleanOptions().face_scale == 1.4
+    # With default options a 20 px face becomes exactly its 1.4x box (28 px square, corners included): what
+    # the library draws by default, not what the defaults are called.
+    mask = build_mask(80, 80, Regions(), [Detection(Box(30, 20, 20, 20), 0.9)], CleanOptions())
+    rows, cols = np.nonzero(mask)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (16, 43, 26, 53)
+    assert mask.sum() == 28 * 28
 
 
 def test_face_shape_box_is_the_whole_grown_box() -> None:
@@ -349,3 +355,153 @@ def test_face_growth_only_adds_pixels(
     detection = build_mask(height, width, Regions(boxes=(box,)), (), OPTIONS)
     assert not (less & ~grown).any()
     assert not (detection & ~less).any()
+
+
+# ---------------------------------------------------------------- erasing strokes
+
+
+def test_an_erasing_stroke_takes_back_painted_pixels() -> None:
+    paint = Stroke(((10, 30), (70, 30)), 6)
+    erase = Stroke(((40, 20), (40, 40)), 5, erase=True)
+    painted = mask_of(Regions(strokes=(paint,)))
+    both = mask_of(Regions(strokes=(paint, erase)))
+    distance = polyline_distance(60, 80, [(40, 20), (40, 40)])
+    assert painted[30, 38:43].all() and not both[30, 38:43].any()  # the middle of the brushed line is gone
+    assert not both[distance <= 5 - 1].any()  # everything well inside the eraser is taken back
+    assert not (both & ~painted).any() and both[30, 10:30].all() and both[30, 50:70].all()
+
+
+def test_erasing_errs_on_taking_back_less() -> None:
+    # An eraser of the same path and radius as the paint leaves a rim: painting is drawn wider, erasing narrower.
+    stroke = Stroke(((20, 20), (60, 40)), 8)
+    left = mask_of(Regions(strokes=(stroke, Stroke(stroke.points, 8, erase=True))))
+    distance = polyline_distance(60, 80, list(stroke.points))
+    assert left.any() and not left[distance <= 8 - 1].any()
+
+
+def test_strokes_apply_in_order_a_later_paint_covers_an_erase() -> None:
+    paint = Stroke(((10, 30), (70, 30)), 6)
+    erase = Stroke(((40, 20), (40, 40)), 5, erase=True)
+    again = Stroke(((40, 30),), 3)
+    mask = mask_of(Regions(strokes=(paint, erase, again)))
+    assert mask[30, 40] and not mask[30, 44]
+    assert mask_of(Regions(strokes=(erase, paint)))[30, 40]  # an eraser first takes back nothing drawn later
+
+
+def test_erasing_takes_back_shapes_and_the_mask_image_but_never_a_face() -> None:
+    drawn = np.zeros((60, 80), np.uint8)
+    drawn[0:10, 0:10] = 255
+    erase = Stroke(((5, 5), (50, 30)), 6, erase=True)
+    regions = Regions(boxes=(Box(40, 20, 20, 20),), mask=png(drawn), strokes=(erase,))
+    mask = mask_of(regions, faces=(Detection(Box(46, 26, 8, 8), 0.9),))
+    assert not mask[5, 5] and not mask[22, 42]  # mask image and box under the eraser are taken back
+    assert mask[26:34, 46:54].all()  # the face under it is not
+    assert mask[38, 58]  # the box away from the eraser stays
+
+
+def test_erase_is_read_from_json_and_must_be_a_boolean() -> None:
+    regions = parse_regions_json('{"strokes": [{"points": [[1, 2]], "radius": 3, "erase": true}]}')
+    assert regions.strokes == (Stroke(((1, 2),), 3, erase=True),)
+    with pytest.raises(OptionsError, match="erase must be true or false"):
+        parse_regions_json('{"strokes": [{"points": [[1, 2]], "radius": 3, "erase": 1}]}')
+
+
+# ---------------------------------------------------------------- time ranges (videos)
+
+TIMED = {
+    "strokes": [{"points": [[10, 10]], "radius": 3, "from": 1.5, "to": 2}],
+    "boxes": [{"x": 1, "y": 2, "w": 3, "h": 4, "from": 0.5}, [5, 6, 7, 8]],
+    "ellipses": [{"cx": 20, "cy": 20, "rx": 3, "ry": 4, "to": 1}],
+    "polygons": [{"points": [[0, 0], [10, 0], [5, 8]], "from": 3, "to": 4}],
+}
+
+
+def test_every_shape_reads_a_time_range() -> None:
+    regions = parse_regions_json(json.dumps(TIMED))
+    assert regions.strokes[0] == Stroke(((10, 10),), 3, start=1.5, end=2)
+    assert regions.boxes == (Box(1, 2, 3, 4, start=0.5), Box(5, 6, 7, 8))
+    assert regions.ellipses[0] == Ellipse(20, 20, 3, 4, start=None, end=1)
+    assert (regions.polygons[0].start, regions.polygons[0].end) == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "strokes", "boxes", "ellipses", "polygons"),
+    [(0.0, 0, 1, 1, 0), (0.5, 0, 2, 1, 0), (1.0, 0, 2, 1, 0), (1.7, 1, 2, 0, 0), (2.0, 1, 2, 0, 0), (3.5, 0, 2, 0, 1)],
+)
+def test_regions_at_keeps_the_shapes_active_then_ends_included(
+    seconds: float, strokes: int, boxes: int, ellipses: int, polygons: int
+) -> None:
+    at = regions_at(replace(parse_regions_json(json.dumps(TIMED)), mask=b"mask"), seconds)
+    assert (len(at.strokes), len(at.boxes), len(at.ellipses), len(at.polygons)) == (strokes, boxes, ellipses, polygons)
+    assert at.mask == b"mask"  # the mask image has no time
+
+
+def test_a_photo_draws_every_shape_whatever_its_time_range() -> None:
+    timed = Regions(boxes=(Box(5, 5, 10, 10, start=3, end=4),))
+    assert mask_of(timed).sum() == 100
+
+
+@pytest.mark.parametrize(
+    ("shape", "fragment"),
+    [
+        ('{"boxes": [{"x": 1, "y": 2, "w": 3, "h": 4, "from": 2, "to": 1}]}', "is after to"),
+        ('{"strokes": [{"points": [[1, 2]], "radius": 3, "from": -1}]}', "cannot be negative"),
+        ('{"ellipses": [{"cx": 1, "cy": 2, "rx": 3, "ry": 4, "to": "x"}]}', "to must be a number"),
+        ('{"polygons": [{"points": [[0, 0], [1, 0], [0, 1]], "at": 1}]}', "list of points or"),
+    ],
+)
+def test_bad_time_ranges_are_refused(shape: str, fragment: str) -> None:
+    with pytest.raises(OptionsError, match=fragment):
+        parse_regions_json(shape)
+
+
+def test_validate_refuses_a_range_that_ends_before_it_starts() -> None:
+    with pytest.raises(OptionsError, match="starts"):
+        mask_of(Regions(ellipses=(Ellipse(5, 5, 2, 2, start=2, end=1),)))
+
+
+# ---------------------------------------------------------------- face lists
+
+
+DETECTED = {"file": "a.jpg", "width": 80, "height": 60, "orientation_applied": 1,
+            "faces": [{"box": {"x": 1, "y": 2, "w": 3, "h": 4}, "score": 0.9, "source": "mediapipe"}]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[1, 2, 3, 4]]",
+        '[{"x": 1, "y": 2, "w": 3, "h": 4}]',
+        json.dumps(DETECTED["faces"]),
+        json.dumps(DETECTED),
+    ],
+)
+def test_parse_faces_json_reads_every_form(text: str) -> None:
+    assert parse_faces_json(text) == (Box(1, 2, 3, 4),)
+    assert parse_faces_json(text.encode()) == (Box(1, 2, 3, 4),)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("{}", 'a "faces" list'),
+        ("[[1, 2, 3]]", "faces[0] must be [x, y, w, h]"),
+        ("[[1, 2, 0, 4]]", "width must be positive"),
+        ('[{"box": [1, 2, 3, 4], "name": "Jane"}]', "unknown key 'name'"),
+        ('[{"box": {"x": 1, "y": 2, "w": 3}}]', "faces[0].box is missing 'h'"),
+        ("[[1, 2, 3, Infinity]]", "finite"),
+        (json.dumps([[1, 2, 3, 4]] * 1001), "more than 1000"),
+        ("nope", "cannot be parsed"),
+    ],
+)
+def test_parse_faces_json_refuses_bad_lists_with_one_line(text: str, fragment: str) -> None:
+    with pytest.raises(OptionsError) as caught:
+        parse_faces_json(text)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_parse_faces_choice() -> None:
+    assert parse_faces_choice("auto") == (True, None) and parse_faces_choice(" ") == (True, None)
+    assert parse_faces_choice("NONE") == (False, None)
+    assert parse_faces_choice("[[1, 2, 3, 4]]") == (False, (Box(1, 2, 3, 4),))
+    assert parse_faces_choice("[]") == (False, ())
