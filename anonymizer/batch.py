@@ -1,0 +1,211 @@
+"""Clean a whole collection on a Ray cluster with Ray Data (the `scale` extra: pip install 'photo-anonymizer[scale]').
+
+    from anonymizer import CleanOptions
+    from anonymizer.batch import BatchOptions, clean_collection
+    summary = clean_collection("photos/", "clean/", BatchOptions(CleanOptions(detector="fast")))
+
+The driver lists SRC and DST, reads DST/manifest.jsonl, and plans (batch_plan): inputs finished by an earlier run
+are carried over, the rest become tasks. The tasks (paths only) go through `map_batches` to a fixed pool of actors
+(batch_worker.Cleaner): each loads the detector once, reads its inputs itself through pyarrow.fs, keeps photos by
+their magic bytes, calls the library's `clean` (verified inside) and writes each output atomically. Only manifest
+rows come back; the driver streams them into the manifest (batch_manifest) and to the progress callback.
+
+Faults: a photo that fails is a "failed" row and the run goes on. A worker that dies is restarted by Ray
+(max_restarts=-1) and the batch it held is run again (max_task_retries=-1); outputs have fixed names and are
+replaced atomically, and rows come back once per finished batch, so nothing is lost or duplicated.
+
+Privacy: image bytes never become Ray objects (workers read and write them directly), so Ray's object store, and
+the spill files Ray writes when that store is full, only ever hold paths, counts and one-line errors. A local Ray
+started here binds to 127.0.0.1, with no dashboard, usage statistics off and a small object store.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from .errors import OptionsError
+from .options import CleanOptions
+
+if TYPE_CHECKING:
+    from .batch_fs import Entry, Root
+    from .batch_manifest import Record
+    from .batch_plan import Task
+    from .batch_worker import Job
+
+OBJECT_STORE_BYTES = 200 * 1024 * 1024  # rows are a few hundred bytes; image bytes never enter the store
+MAX_BLOCKS = 10_000  # input blocks; more inputs than MAX_BLOCKS * batch_size share blocks (one task each)
+INSTALL_HINT = "the ray engine needs the scale extra: pip install 'photo-anonymizer[scale]'"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a collection is cleaned: the `clean` options for every photo, and where and how it runs.
+
+    address: a Ray cluster to join ("ray://head:10001", "auto"); None starts a local Ray on this machine.
+    workers: actors (one CPU each); None for one per CPU of the cluster.
+    batch_size: photos per task: what a dead worker makes the cluster redo, at most.
+    force: replace outputs that exist already in DST (those of an earlier run into DST are replaced anyway).
+    resume: carry over the inputs that DST/manifest.jsonl says are finished (and unchanged since).
+    """
+
+    clean: CleanOptions
+    address: str | None = None
+    workers: int | None = None
+    batch_size: int = 8
+    force: bool = False
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise OptionsError(f"workers must be at least 1, not {self.workers}")
+        if self.batch_size < 1:
+            raise OptionsError(f"batch size must be at least 1, not {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a run stands: inputs finished this run by status, out of `total` to do; `rate` in inputs per second."""
+
+    done: int
+    skipped: int
+    failed: int
+    total: int
+    seconds: float
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    @property
+    def rate(self) -> float:
+        return self.finished / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did. `resumed`: inputs an earlier run had finished, carried over without being read."""
+
+    done: int
+    skipped: int
+    failed: int
+    manifest: str
+    seconds: float
+    resumed: int = 0
+
+
+def _require_ray() -> ModuleType:
+    try:
+        import pyarrow.fs  # type: ignore[import-untyped]  # noqa: F401
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise OptionsError(INSTALL_HINT) from exc
+    return ray
+
+
+def _inputs(src: Root, dst: Root) -> list[Entry]:
+    """Every file under SRC but what this tool wrote: DST's subtree, or, when DST is SRC, outputs and manifest."""
+    from .batch_fs import TEMP_PATTERN, inside
+    from .batch_manifest import MANIFEST_NAME, PARTS_DIR
+    from .batch_plan import CLEAN_SUFFIX
+
+    where = inside(dst, src)
+    entries = src.list()
+    if where is None:
+        return entries
+    if where:
+        return [e for e in entries if not e.rel.startswith(where + "/")]
+
+    def ours(rel: str) -> bool:
+        name = rel.rpartition("/")[2]
+        stem = name.rpartition(".")[0] or name
+        return rel == MANIFEST_NAME or rel.startswith(PARTS_DIR + "/") or bool(TEMP_PATTERN.match(name)) or (
+            stem.endswith(CLEAN_SUFFIX)
+        )
+
+    return [e for e in entries if not ours(e.rel)]
+
+
+@contextmanager
+def _cluster(ray: ModuleType, options: BatchOptions) -> Iterator[int]:
+    """Ray, joined or started here (and stopped after, if so); yields the number of workers to run."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by Ray when it starts: no usage statistics sent anywhere
+    started = not ray.is_initialized()
+    if started and options.address:
+        ray.init(address=options.address, log_to_driver=False)
+    elif started:
+        ray.init(num_cpus=options.workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1", object_store_memory=OBJECT_STORE_BYTES)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # the caller shows progress through the callback
+        yield options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _records(ray: ModuleType, tasks: tuple[Task, ...], job: Job, batch_size: int, workers: int) -> Iterator[Record]:
+    """Stream the tasks through the actor pool; yield each input's row as its batch finishes."""
+    from .batch_manifest import Record
+    from .batch_worker import Cleaner
+
+    blocks = min(MAX_BLOCKS, math.ceil(len(tasks) / batch_size))
+    dataset = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=blocks)
+    cleaned = dataset.map_batches(
+        Cleaner,
+        fn_constructor_kwargs={"job": job},
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+        max_restarts=-1,  # a worker that dies is replaced ...
+        max_task_retries=-1,  # ... and the batch it held runs again
+    )
+    for row in cleaned.iter_rows():
+        yield Record.from_json(str(row["record"]))
+
+
+def clean_collection(
+    src: str, dst: str, options: BatchOptions, progress: Callable[[BatchProgress], None] | None = None
+) -> BatchSummary:
+    """Clean every photo under `src` into `dst` on Ray, recording each input in DST/manifest.jsonl."""
+    ray = _require_ray()
+    from . import formats
+    from .batch_fs import resolve
+    from .batch_manifest import ManifestWriter, Status, load
+    from .batch_plan import make_plan
+    from .batch_worker import Job
+
+    started = time.monotonic()
+    src_root, dst_root = resolve(src), resolve(dst)
+    previous = load(dst_root)
+    outputs = {e.rel for e in dst_root.list()}
+    extensions = tuple(f.extension for f in formats.writable())
+    plan = make_plan(_inputs(src_root, dst_root), previous, outputs, extensions, resume=options.resume,
+                     force=options.force)
+    writer = ManifestWriter(dst_root, previous)
+    counts = dict.fromkeys(Status, 0)
+    try:
+        if plan.tasks:
+            with _cluster(ray, options) as workers:
+                job = Job(src_root, dst_root, options.clean)
+                for record in _records(ray, plan.tasks, job, options.batch_size, workers):
+                    writer.add(record)
+                    counts[record.status] += 1
+                    if progress is not None:
+                        progress(BatchProgress(counts[Status.DONE], counts[Status.SKIPPED], counts[Status.FAILED],
+                                               len(plan.tasks), time.monotonic() - started))
+    finally:
+        writer.flush()  # even when the run is interrupted, what finished is recorded
+    manifest = writer.finish()
+    dst_root.sweep_temporaries()
+    return BatchSummary(counts[Status.DONE], counts[Status.SKIPPED], counts[Status.FAILED], manifest,
+                        time.monotonic() - started, len(plan.carried))
