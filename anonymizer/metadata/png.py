@@ -1,29 +1,42 @@
-"""PNG: every chunk, and anything after IEND.
+"""PNG: every chunk, and anything after IEND; strip writes a new PNG from the parsed fields.
 
-Strip keeps the chunks decoding needs (IHDR, PLTE, tRNS, IDAT, IEND and the APNG animation chunks) byte for
-byte, CRCs included, and drops every other chunk and all data after IEND. With keep_icc the colour chunks
-(iCCP, sRGB, gAMA, cHRM, cICP, mDCv, cLLi) stay too, in place, when they come before PLTE and IDAT as PNG requires.
+Strip never copies a chunk. It writes IHDR (13 bytes), PLTE (only the entries up to the highest one a pixel
+uses, the unused ones zeroed), tRNS (exactly what the colour type allows), the APNG acTL/fcTL/fdAT chunks
+(from their fields, renumbered), one IDAT sequence and an empty IEND, each with a fresh CRC. The image data's
+zlib stream is inflated and must hold exactly the rows IHDR implies and end at its own end: then its compressed
+bytes are kept as they are (no re-deflate for a normal file); otherwise the exact rows are deflated anew. With
+keep_icc the colour chunks (iCCP with a rebuilt profile, sRGB, gAMA, cHRM, cICP, mDCv, cLLi at their exact
+sizes) stay when they come before PLTE and IDAT as PNG requires. Whatever no field explains (bytes after a
+chunk's fields, data after a stream's end, surplus rows, unused palette entries that are not zero, CRCs that do
+not match) is reported as hidden data.
 """
 
 from __future__ import annotations
 
+import io
+import struct
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+import numpy as np
+from isal import isal_zlib
+from PIL import Image
 
 from ..errors import CorruptImageError, TooLargeError
-from . import blobs, exif, xmp
-from .base import Parsed, check_item, human_size, need, printable, tag_name, u32
+from . import blobs, exif, icc, xmp
+from .base import Parsed, Piece, check_item, human_size, need, printable, tag_name, u32
 from .report import Category, Risk
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
-KEEP = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"acTL", b"fcTL", b"fdAT"}
+IMAGE = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"acTL", b"fcTL", b"fdAT"}
+# colour chunks: their exact size (None: variable), and what they are called in a report
+COLOUR_SIZES: dict[bytes, tuple[int, str]] = {
+    b"sRGB": (1, "sRGB rendering intent"), b"gAMA": (4, "gamma"), b"cHRM": (32, "chromaticities"),
+    b"cICP": (4, "colour signalling (cICP)"), b"mDCv": (24, "mastering display colour volume"),
+    b"cLLi": (8, "content light level"),
+}  # fmt: skip
 SIMPLE: dict[bytes, tuple[Category, str, Risk | None]] = {
-    b"sRGB": (Category.COLOUR_PROFILE, "sRGB rendering intent", None),
-    b"gAMA": (Category.COLOUR_PROFILE, "gamma", None),
-    b"cHRM": (Category.COLOUR_PROFILE, "chromaticities", None),
-    b"cICP": (Category.COLOUR_PROFILE, "colour signalling (cICP)", None),
-    b"mDCv": (Category.COLOUR_PROFILE, "mastering display colour volume", None),
-    b"cLLi": (Category.COLOUR_PROFILE, "content light level", None),
     b"pHYs": (Category.SOFTWARE, "pixel density", Risk.LOW),
     b"sBIT": (Category.SOFTWARE, "significant bits", Risk.LOW),
     b"bKGD": (Category.SOFTWARE, "background colour", Risk.LOW),
@@ -49,15 +62,17 @@ TEXT_KEYS: dict[str, tuple[Category, Risk | None]] = {
     "date:timestamp": (Category.TIME, None),
     "software": (Category.SOFTWARE, None),
 }
-COLOUR = {b"iCCP"} | {kind for kind, (category, _, _) in SIMPLE.items() if category is Category.COLOUR_PROFILE}
 DISPLAY_LIMIT = 1 << 20
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+INFLATE_ERROR = cast(type[Exception], isal_zlib.error)  # its stub calls the class an instance
+ICC_NAME = b"ICC profile"
 
 Handler = Callable[[bytes, str, Parsed], None]  # chunk data, where, parsed
 
 
 def parse(data: bytes, parsed: Parsed) -> None:
     need(data, 0, 8, "PNG signature")
-    parsed.keep.append(SIGNATURE)
+    state = State()
     pos = 8
     while True:
         parsed.pos = pos
@@ -65,47 +80,74 @@ def parse(data: bytes, parsed: Parsed) -> None:
         length, kind = u32(data, pos, "PNG chunk length"), data[pos + 4 : pos + 8]
         if length > 0x7FFFFFFF:
             raise CorruptImageError(f"PNG chunk at offset {pos:#x} claims an impossible length")
-        if kind not in KEEP:  # image data is copied, never read: only metadata items are bounded
+        if kind not in IMAGE:  # image data is bounded by the pixel limits when it is inflated
             check_item(length, parsed.limits, f"PNG chunk '{tag_name(kind)}'")
         need(data, pos + 8, length + 4, f"PNG chunk '{tag_name(kind)}'")
         if not parsed.header_seen and kind != b"IHDR":
             raise CorruptImageError("PNG does not start with an IHDR chunk")
         end = pos + 12 + length
-        _chunk(data, kind, pos, end, parsed)
+        where = f"PNG {tag_name(kind)} chunk @ {pos:#x}"
+        _check_crc(data, pos, end, where, parsed)
+        _chunk(data, kind, pos, end, state, parsed)
         pos = end
         if kind == b"IEND":
+            _finish(data, state, parsed)
             blobs.trailer_findings(data, pos, f"PNG after IEND @ {pos:#x}", parsed)
             return
 
 
-def _chunk(data: bytes, kind: bytes, start: int, end: int, parsed: Parsed) -> None:
-    body = data[start + 8 : end - 4]
+def _check_crc(data: bytes, start: int, end: int, where: str, parsed: Parsed) -> None:
+    if isal_zlib.crc32(memoryview(data)[start + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+        parsed.add(where, "its CRC does not match its contents (4 bytes no field explains)", Category.HIDDEN, 4)
+
+
+def _chunk(data: bytes, kind: bytes, start: int, end: int, state: State, parsed: Parsed) -> None:
+    body = data[start + 8 : end - 4] if kind != b"IDAT" and kind != b"fdAT" else b""
     where = f"PNG {tag_name(kind)} chunk @ {start:#x}"
-    if kind in KEEP:
-        parsed.keep.append((start, end))
-        if kind in (b"PLTE", b"IDAT"):
-            parsed.extra["image_data"] = 1
-        if kind == b"IHDR" and len(body) >= 8:
-            parsed.header_seen = True
-            width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
-            parsed.structure(where, f"image header {width}x{height}", end - start)
-        elif kind != b"IDAT" or not parsed.findings or "IDAT" not in parsed.findings[-1].where:
-            parsed.structure(where, "image data" if kind == b"IDAT" else f"{tag_name(kind)} (decoding)",
-                             end - start)
+    if kind in IMAGE:
+        _image_chunk(data, kind, start, end, body, where, state, parsed)
         return
     since = len(parsed.findings)
-    if kind in SIMPLE:
+    if kind in COLOUR_SIZES:
+        size, label = COLOUR_SIZES[kind]
+        parsed.add(where, label, Category.COLOUR_PROFILE, len(body))
+        rebuilt = _exact(kind, body, size, where, parsed)
+    elif kind == b"iCCP":
+        rebuilt = _iccp(body, where, parsed)
+    elif kind in SIMPLE:
         category, label, risk = SIMPLE[kind]
         parsed.add(where, label, category, len(body), risk)
+        rebuilt = None
     else:
         HANDLERS.get(kind, _unknown)(body, where, parsed)
-    if kind in COLOUR and "image_data" not in parsed.extra:  # after PLTE or IDAT it would make the PNG invalid
-        parsed.keep_colour((start, end), since)
+        rebuilt = None
+    # after PLTE or IDAT a colour chunk would make the PNG invalid, so only earlier ones stay
+    reported = all(f.category in (Category.COLOUR_PROFILE, Category.HIDDEN) for f in parsed.findings[since:])
+    if rebuilt is not None and parsed.keep_icc and not state.image_seen and reported:
+        state.colour.append(chunk(kind, rebuilt))
+        parsed.kept_colour = True
 
 
-def _inflate(raw: bytes, parsed: Parsed) -> bytes:
+def _exact(kind: bytes, body: bytes, size: int, where: str, parsed: Parsed) -> bytes | None:
+    """A colour chunk's fields at their exact size, or None when it is too short or out of range."""
+    if len(body) > size:
+        parsed.add(where, f"{len(body) - size} bytes after the chunk's {size} bytes of fields", Category.HIDDEN,
+                   len(body) - size)
+    if len(body) < size or (kind == b"sRGB" and body[0] > 3):
+        _note(parsed, f"PNG {tag_name(kind)} chunk is malformed; removed")
+        return None
+    return body[:size]
+
+
+def _note(parsed: Parsed, text: str) -> None:
+    if text not in parsed.notes:
+        parsed.notes.append(text)
+
+
+def _inflate(raw: bytes, parsed: Parsed, where: str = "") -> bytes:
     """Decompress a zTXt/iTXt/iCCP payload: at most 16 MB from one chunk, and at most max_item_bytes from
-    all of a file's chunks together (a few kB of zlib can claim gigabytes, and a file can hold many)."""
+    all of a file's chunks together (a few kB of zlib can claim gigabytes, and a file can hold many).
+    With `where`, data after the end of the zlib stream is reported as hidden."""
     budget = parsed.limits.max_item_bytes - parsed.extra.get("inflated", 0)
     if budget <= 0:
         raise TooLargeError(f"compressed PNG chunks expand to more than {parsed.limits.max_item_bytes} bytes in all")
@@ -115,6 +157,9 @@ def _inflate(raw: bytes, parsed: Parsed) -> bytes:
     except zlib.error as exc:
         raise CorruptImageError(f"compressed PNG text cannot be read ({exc})") from exc
     parsed.extra["inflated"] = parsed.extra.get("inflated", 0) + len(out)
+    if where and inflater.eof and inflater.unused_data:
+        n = len(inflater.unused_data)
+        parsed.add(where, f"{n} bytes after the end of its compressed data", Category.HIDDEN, n)
     return out
 
 
@@ -177,12 +222,22 @@ def _raw_profile(kind: str, value: bytes, where: str, parsed: Parsed) -> None:
         parsed.add(where, f"'{kind}' profile, {human_size(len(value))}", Category.UNKNOWN, len(value))
 
 
-def _iccp(body: bytes, where: str, parsed: Parsed) -> None:
+def _iccp(body: bytes, where: str, parsed: Parsed) -> bytes | None:
+    """Report the embedded profile; return the chunk rebuilt around a rebuilt profile (None: not one we keep)."""
     _name, _, rest = body.partition(b"\x00")
     try:
-        blobs.icc_findings(_inflate(rest[1:], parsed), where, parsed)
+        profile = _inflate(rest[1:], parsed, where)
     except CorruptImageError as exc:
         parsed.unparseable(where, exc, len(body))
+        return None
+    blobs.icc_findings(profile, where, parsed)
+    if not parsed.keep_icc:
+        return None
+    rebuilt = icc.rebuild_profile(profile)
+    if rebuilt is None:
+        _note(parsed, f"PNG iCCP chunk is not a colour profile we keep ({icc.describe_problem(profile)}); removed")
+        return None
+    return ICC_NAME + b"\x00\x00" + zlib.compress(rebuilt)
 
 
 def _exif(body: bytes, where: str, parsed: Parsed) -> None:
@@ -207,10 +262,336 @@ def _unknown(body: bytes, where: str, parsed: Parsed) -> None:
 
 
 HANDLERS: dict[bytes, Handler] = {
-    b"tEXt": _text, b"zTXt": _ztxt, b"iTXt": _itxt, b"iCCP": _iccp, b"eXIf": _exif, b"tIME": _time,
-    b"caBX": _c2pa,
+    b"tEXt": _text, b"zTXt": _ztxt, b"iTXt": _itxt, b"eXIf": _exif, b"tIME": _time, b"caBX": _c2pa,
 }
 
 
 def rebuild(data: bytes, parsed: Parsed) -> bytes:
     return parsed.assemble(data)
+
+
+# --- the image: header, palette, transparency, frames and their compressed data ------------------------------
+
+CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+FIELD_SIZES = {b"IHDR": 13, b"acTL": 8, b"fcTL": 26, b"IEND": 0}
+
+
+@dataclass
+class Frame:
+    """One image: the default image (IDAT) or an APNG frame (fdAT), with its frame control fields if any."""
+
+    where: str
+    width: int
+    height: int
+    control: tuple[int, ...] | None = None  # fcTL fields after the sequence number
+    ranges: list[tuple[int, int]] = field(default_factory=list)  # its compressed data in the file
+    default: bool = False
+
+
+@dataclass
+class State:
+    header: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # width, height, depth, colour type, interlace
+    palette: bytes | None = None
+    palette_where: str = ""
+    trns: bytes | None = None
+    trns_where: str = ""
+    colour: list[bytes] = field(default_factory=list)  # rebuilt colour chunks kept with keep_icc
+    actl: tuple[int, int] | None = None
+    frames: list[Frame] = field(default_factory=list)
+    pending: tuple[int, ...] | None = None  # an fcTL seen before the first IDAT
+    image_seen: bool = False  # PLTE or IDAT seen: colour chunks may no longer come
+    sequence: int = 0
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _fields(kind: bytes, body: bytes, where: str, parsed: Parsed) -> bytes:
+    """The chunk's fields at their exact size; bytes after them are hidden data, fewer is corrupt."""
+    size = FIELD_SIZES.get(kind, len(body))
+    if len(body) < size:
+        raise CorruptImageError(f"PNG {tag_name(kind)} chunk is {len(body)} bytes long; it needs {size}")
+    if len(body) > size:
+        parsed.add(where, f"{len(body) - size} bytes after the chunk's {size} bytes of fields", Category.HIDDEN,
+                   len(body) - size)
+    return body[:size]
+
+
+def _image_chunk(data: bytes, kind: bytes, start: int, end: int, body: bytes, where: str, state: State,
+                 parsed: Parsed) -> None:
+    if kind == b"IDAT":
+        _idat(start, end, where, state, parsed)
+    elif kind == b"fdAT":
+        _fdat(data, start, end, where, state, parsed)
+    else:
+        IMAGE_HANDLERS[kind](_fields(kind, body, where, parsed), where, state, parsed)
+
+
+def _ihdr(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    if parsed.header_seen:
+        parsed.add(where, "a second image header", Category.HIDDEN, len(body))
+        return
+    width, height, depth, colour, method, filtering, interlace = struct.unpack(">IIBBBBB", body)
+    if not (0 < width < 1 << 31 and 0 < height < 1 << 31) or depth not in DEPTHS.get(colour, ()):
+        raise CorruptImageError(f"PNG header is invalid ({width}x{height}, depth {depth}, colour type {colour})")
+    if method or filtering or interlace > 1:
+        raise CorruptImageError("PNG header names an unknown compression, filter or interlace method")
+    state.header = (width, height, depth, colour, interlace)
+    parsed.header_seen = True
+    parsed.structure(where, f"image header {width}x{height}", 25)
+
+
+def _plte(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    colour, depth = state.header[3], state.header[2]
+    if colour != 3:
+        parsed.add(where, "suggested palette", Category.SOFTWARE if colour in (2, 6) else Category.HIDDEN, len(body))
+        return
+    if state.palette is not None or state.image_seen:
+        parsed.add(where, "a second or late palette", Category.HIDDEN, len(body))
+        return
+    count = min(len(body) // 3, 1 << depth)
+    if count == 0:
+        raise CorruptImageError("PNG palette is empty")
+    if len(body) > 3 * count:
+        parsed.add(where, f"{len(body) - 3 * count} bytes after the palette's {count} entries", Category.HIDDEN,
+                   len(body) - 3 * count)
+    state.palette, state.palette_where, state.image_seen = body[: 3 * count], where, True
+    parsed.structure(where, "PLTE (decoding)", len(body))
+
+
+def _trns(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    if state.trns is not None:
+        parsed.add(where, "a second transparency chunk", Category.HIDDEN, len(body))
+        return
+    state.trns, state.trns_where = body, where
+    parsed.structure(where, "tRNS (decoding)", len(body))
+
+
+def _actl(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    if state.actl is not None or any(f.default for f in state.frames):
+        parsed.add(where, "animation control after the image data, or a second one", Category.HIDDEN, len(body))
+        return
+    frames, plays = struct.unpack(">II", body)
+    state.actl = (frames, plays)
+    parsed.structure(where, f"animation of {frames} frames", len(body))
+
+
+def _sequence(number: int, where: str, state: State, parsed: Parsed) -> None:
+    if number != state.sequence:
+        parsed.add(where, f"sequence number {number} where {state.sequence} was expected", Category.HIDDEN, 4)
+    state.sequence += 1
+
+
+def _fctl(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    fields = struct.unpack(">IIIIIHHBB", body)
+    _sequence(fields[0], where, state, parsed)
+    width, height, x, y, _num, _den, dispose, blend = fields[1:]
+    full_width, full_height = state.header[:2]
+    if not (width > 0 and height > 0 and x + width <= full_width and y + height <= full_height):
+        raise CorruptImageError(f"APNG frame {width}x{height} at {x},{y} lies outside the image")
+    if dispose > 2 or blend > 1:
+        raise CorruptImageError("APNG frame control names an unknown dispose or blend operation")
+    if any(f.default for f in state.frames):
+        state.frames.append(Frame(where, width, height, fields[1:]))
+    else:
+        state.pending = fields[1:]
+    parsed.structure(where, f"animation frame {width}x{height}", len(body))
+
+
+def _iend(body: bytes, where: str, state: State, parsed: Parsed) -> None:
+    parsed.structure(where, "IEND (decoding)", 12)
+
+
+def _idat(start: int, end: int, where: str, state: State, parsed: Parsed) -> None:
+    default = [f for f in state.frames if f.default]
+    if default and state.frames[-1] is not default[0]:
+        parsed.add(where, "image data after an animation frame", Category.HIDDEN, end - start)
+        return
+    if not default:
+        width, height = state.header[:2]
+        control = state.pending
+        if control is not None and (control[0], control[1], control[2], control[3]) != (width, height, 0, 0):
+            raise CorruptImageError("APNG's first frame is the default image but not the size of it")
+        state.frames.append(Frame(where, width, height, control, default=True))
+        parsed.structure(where, "image data", end - start)
+    state.frames[-1].ranges.append((start + 8, end - 4))
+    state.image_seen = True
+
+
+def _fdat(data: bytes, start: int, end: int, where: str, state: State, parsed: Parsed) -> None:
+    need(data, start + 8, 4, "APNG frame data")
+    if end - start < 16 or not state.frames or state.frames[-1].default or state.frames[-1].control is None:
+        parsed.add(where, "frame data without a frame control chunk", Category.HIDDEN, end - start)
+        return
+    _sequence(u32(data, start + 8, "fdAT sequence"), where, state, parsed)
+    state.frames[-1].ranges.append((start + 12, end - 4))
+
+
+IMAGE_HANDLERS: dict[bytes, Callable[[bytes, str, State, Parsed], None]] = {
+    b"IHDR": _ihdr, b"PLTE": _plte, b"tRNS": _trns, b"acTL": _actl, b"fcTL": _fctl, b"IEND": _iend,
+}
+
+
+def _row_segments(width: int, height: int, bits: int, interlace: int) -> list[tuple[int, int, int]]:
+    """(offset, row size with its filter byte, rows) of each pass of the inflated image data."""
+    sizes = [(width, height)] if not interlace else [
+        ((width - x + dx - 1) // dx, (height - y + dy - 1) // dy) for x, y, dx, dy in ADAM7
+    ]
+    segments, offset = [], 0
+    for w, h in sizes:
+        if w > 0 and h > 0:
+            stride = 1 + (w * bits + 7) // 8
+            segments.append((offset, stride, h))
+            offset += stride * h
+    return segments
+
+
+def _settle(data: bytes, frame: Frame, state: State, parsed: Parsed) -> tuple[list[Piece], bytes]:
+    """The frame's compressed data as it may be kept, and its rows: the same bytes when the zlib stream
+    inflates to exactly the rows and ends at the end of the data; the rows deflated anew otherwise."""
+    depth, colour, interlace = state.header[2:]
+    if frame.width * frame.height > parsed.limits.max_pixels:
+        raise TooLargeError(f"PNG image of {frame.width}x{frame.height} is over the pixel limit")
+    segments = _row_segments(frame.width, frame.height, depth * CHANNELS[colour], interlace)
+    expected = segments[-1][0] + segments[-1][1] * segments[-1][2]
+    view = memoryview(data)
+    inflater = isal_zlib.decompressobj()  # ISA-L: the same results as zlib, five times faster
+    try:
+        rows = inflater.decompress(b"".join(view[a:b] for a, b in frame.ranges), expected + 1)
+        more = b"" if inflater.eof or len(rows) > expected else inflater.decompress(inflater.unconsumed_tail, 1)
+    except INFLATE_ERROR as exc:
+        raise CorruptImageError(f"PNG image data cannot be inflated ({exc})") from exc
+    if len(rows) < expected:
+        raise CorruptImageError(f"PNG image data holds {len(rows)} bytes of rows; the header implies {expected}")
+    exact = inflater.eof and not more and len(rows) == expected
+    if len(rows) > expected or more:
+        parsed.add(frame.where, "image data inflates to more than the rows the header implies", Category.HIDDEN)
+    elif inflater.unused_data:
+        n = len(inflater.unused_data)
+        parsed.add(frame.where, f"{n} bytes after the end of the compressed image data", Category.HIDDEN, n)
+    rows = rows[:expected]
+    flat = np.frombuffer(rows, np.uint8)
+    for offset, stride, count in segments:
+        if count and int(flat[offset : offset + stride * count : stride].max()) > 4:
+            raise CorruptImageError("PNG image data has a row with an unknown filter type")
+    return ([*frame.ranges] if exact else [zlib.compress(rows)]), rows
+
+
+def _indices(state: State, frame: Frame, compressed: bytes) -> np.ndarray:
+    """The palette indices of one frame's pixels, as Pillow decodes them."""
+    _w, _h, depth, colour, interlace = state.header
+    header = struct.pack(">IIBBBBB", frame.width, frame.height, depth, colour, 0, 0, interlace)
+    png = SIGNATURE + chunk(b"IHDR", header) + chunk(b"PLTE", state.palette or b"") + chunk(b"IDAT", compressed)
+    try:
+        with Image.open(io.BytesIO(png + chunk(b"IEND", b""))) as im:
+            im.load()
+            return np.asarray(im)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptImageError(f"PNG palette image cannot be decoded ({exc})") from exc
+
+
+def _palette(used: np.ndarray, state: State, parsed: Parsed) -> tuple[bytes, bytes]:
+    """PLTE up to the highest entry a pixel uses, the unused ones zeroed; tRNS likewise (255 where unused)."""
+    palette, trns = state.palette or b"", state.trns or b""
+    count = len(palette) // 3
+    top = int(np.flatnonzero(used)[-1]) + 1 if used.any() else 1
+    if top > count:
+        raise CorruptImageError(f"PNG pixels use palette entry {top - 1}; the palette has {count}")
+    colours = np.frombuffer(palette, np.uint8).reshape(count, 3)
+    mask = used[:count]
+    if (unused := int((colours[~mask].any(axis=1)).sum())) > 0:
+        parsed.add(state.palette_where, f"{unused} palette entries no pixel uses are not zero", Category.HIDDEN,
+                   3 * unused)
+    alpha = np.frombuffer(trns[:count], np.uint8)
+    if len(trns) > count:
+        parsed.add(state.trns_where, f"{len(trns) - count} bytes after the transparency of every palette entry",
+                   Category.HIDDEN, len(trns) - count)
+    if (odd := int((alpha[~mask[: len(alpha)]] != 255).sum())) > 0:
+        parsed.add(state.trns_where, f"{odd} transparency entries no pixel uses are not opaque", Category.HIDDEN, odd)
+    new_alpha = np.where(mask[: len(alpha)], alpha, 255)[:top]
+    kept = np.flatnonzero(new_alpha != 255)
+    new_trns = new_alpha[: int(kept[-1]) + 1].tobytes() if kept.size else b""
+    return np.where(mask[:top, None], colours[:top], 0).astype(np.uint8).tobytes(), new_trns
+
+
+def _trns_plain(state: State, parsed: Parsed) -> bytes:
+    """tRNS of a greyscale or RGB image: one sample per channel, each within the bit depth; else dropped."""
+    depth, colour = state.header[2:4]
+    trns = state.trns
+    if trns is None:
+        return b""
+    size = {0: 2, 2: 6}.get(colour, 0)
+    if len(trns) > size:
+        parsed.add(state.trns_where, f"{len(trns) - size} bytes no field of this colour type explains",
+                   Category.HIDDEN, len(trns) - size)
+    samples = [int.from_bytes(trns[i : i + 2], "big") for i in range(0, size, 2)]
+    if len(trns) < size or any(s >> depth for s in samples):
+        if size:
+            parsed.add(state.trns_where, "transparent colour outside the bit depth", Category.HIDDEN, size)
+        return b""
+    return trns[:size]
+
+
+def _data_chunk(kind: bytes, prefix: bytes, pieces: list[Piece], data: bytes) -> list[Piece]:
+    view = memoryview(data)
+    parts = [view[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces]
+    crc = isal_zlib.crc32(kind + prefix)
+    for part in parts:
+        crc = isal_zlib.crc32(part, crc)
+    length = len(prefix) + sum(len(part) for part in parts)
+    return [struct.pack(">I", length) + kind + prefix, *pieces, struct.pack(">I", crc)]
+
+
+def _finish(data: bytes, state: State, parsed: Parsed) -> None:
+    """Account for the image's bytes and write the PNG strip keeps into parsed.keep."""
+    frames = state.frames
+    if not frames or not frames[0].default:
+        raise CorruptImageError("PNG holds no image data")
+    if state.actl is None and len(frames) > 1:
+        parsed.add(frames[1].where, "animation frames without an animation control chunk", Category.HIDDEN)
+        frames = frames[:1]
+    animated = state.actl is not None and any(f.control is not None for f in frames)
+    settled = [_settle(data, frame, state, parsed) for frame in frames]
+    head: list[Piece] = [SIGNATURE, chunk(b"IHDR", struct.pack(">IIBBBBB", *state.header[:4], 0, 0, state.header[4]))]
+    head += state.colour
+    if animated and state.actl is not None:
+        count = sum(f.control is not None for f in frames)
+        head.append(chunk(b"acTL", struct.pack(">II", count, state.actl[1])))
+    if state.header[3] == 3:
+        if state.palette is None:
+            raise CorruptImageError("PNG palette image has no palette")
+        head += _palette_chunks(data, frames, settled, state, parsed)
+    elif trns := _trns_plain(state, parsed):
+        head.append(chunk(b"tRNS", trns))
+    parsed.keep[:] = head + _frame_chunks(data, frames, settled, animated) + [chunk(b"IEND", b"")]
+
+
+def _palette_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes]], state: State,
+                    parsed: Parsed) -> list[Piece]:
+    used = np.zeros(256, bool)
+    view = memoryview(data)
+    for frame, (pieces, _rows) in zip(frames, settled, strict=True):
+        compressed = b"".join(view[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces)
+        used[np.unique(_indices(state, frame, compressed))] = True
+    palette, trns = _palette(used, state, parsed)
+    out: list[Piece] = [chunk(b"PLTE", palette)]
+    return out + ([chunk(b"tRNS", trns)] if trns else [])
+
+
+def _frame_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes]],
+                  animated: bool) -> list[Piece]:
+    out: list[Piece] = []
+    sequence = 0
+    for frame, (pieces, _rows) in zip(frames, settled, strict=True):
+        if animated and frame.control is not None:
+            out.append(chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, *frame.control)))
+            sequence += 1
+        if frame.default:
+            out += _data_chunk(b"IDAT", b"", pieces, data)
+        elif animated:
+            out += _data_chunk(b"fdAT", struct.pack(">I", sequence), pieces, data)
+            sequence += 1
+    return out
