@@ -9,7 +9,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anonymizer.options import Background, CleanOptions, FaceShape, Method, OutputFormat
+from anonymizer import Background, CleanOptions, FaceShape, Method, OutputFormat, obscure
+from anonymizer import formats as registry
+
+
+def _strength_bounds() -> tuple[int, int]:
+    """The strongest and weakest strength any method accepts (cells across a region), from the methods registry."""
+    ranges = [r for r in map(obscure.strength_range, obscure.METHODS) if r is not None]
+    return min(r.strongest for r in ranges), max(r.weakest for r in ranges)
+
+
+STRENGTH_BOUNDS = _strength_bounds()
+#: what CleanOptions accepts (tests/test_api_schema.py checks these against it; options.py has no constants yet)
+QUALITY_BOUNDS = (1, 100)
+FACE_SCALE_BOUNDS = (1.0, 4.0)
+_DEFAULTS = CleanOptions()
 
 
 class BoxOut(BaseModel):
@@ -62,6 +76,32 @@ class DetectOut(BaseModel):
     orientation_applied: int = Field(ge=1, le=8, description="EXIF orientation that was applied, 1 = none")
     faces: list[FaceOut]
     metadata: ReportOut | None = Field(description="what the file carries; null when it could not be read")
+    preview: PreviewOut | None = Field(None, description="with preview=true: the upright photo to draw on")
+
+
+class PreviewOut(BaseModel):
+    mime: str = Field(examples=["image/jpeg"])
+    data: str = Field(description="the upright photo as a metadata-free JPEG, base64; nothing is obscured in it")
+
+
+class FormatOut(BaseModel):
+    name: str = Field(examples=["jpeg"], description="as in output_format and X-Output-Format")
+    label: str = Field(examples=["JPEG"])
+    mime: str = Field(examples=["image/jpeg"])
+    suffixes: list[str] = Field(examples=[[".jpg", ".jpeg"]], description="lower case; the first is the one written")
+    kind: Literal["photo", "video"]
+    writable: bool = Field(description="whether a clean copy can be written in this format")
+    lossy: bool
+
+
+class CleanReportOut(BaseModel):
+    """POST /v1/clean with report=true."""
+
+    summary: dict[str, Any] = Field(description="what was done: the same object as `anonymize clean --json` gives")
+    output_report: ReportOut = Field(description="the metadata report of the clean copy itself")
+    mime: str = Field(examples=["image/jpeg"])
+    filename: str = Field(examples=["clean.jpg"], description="a neutral name with the format's suffix")
+    image: str = Field(description="the clean copy, base64")
 
 
 class StrengthOut(BaseModel):
@@ -88,7 +128,7 @@ class HealthOut(BaseModel):
 
 class ErrorBody(BaseModel):
     code: str = Field(examples=["unsupported_format"])
-    message: str = Field(examples=["not an image in a supported format (JPEG, PNG, WebP, HEIC, AVIF, TIFF, GIF)"])
+    message: str = Field(examples=["not an image or video in a supported format (JPEG, PNG, ...)"])
 
 
 class ErrorOut(BaseModel):
@@ -96,36 +136,58 @@ class ErrorOut(BaseModel):
 
 
 class CleanForm(BaseModel):
-    """Text fields of POST /v1/clean; all optional."""
+    """Text fields of POST /v1/clean; all optional. Defaults and ranges are the library's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Method = Field(Method.BLUR, description="how faces and regions are obscured")
-    strength: float | None = Field(None, ge=0, le=1000, description="method-specific; empty for the default")
-    fill: str = Field("#000000", description="fill colour for method=fill: #RRGGBB or R,G,B")
+    method: Method = Field(_DEFAULTS.method, description="how faces and regions are obscured (GET /v1/methods)")
+    strength: float | None = Field(
+        None, ge=STRENGTH_BOUNDS[0], le=STRENGTH_BOUNDS[1],
+        description="cells across a region, lower is stronger; each method's range is in GET /v1/methods; empty "
+        "for the method's default; ignored by fill and mask",
+    )
+    fill: str = Field("#{:02x}{:02x}{:02x}".format(*_DEFAULTS.fill_color),
+                      description="fill colour for method=fill: #RRGGBB or R,G,B")
     faces: str = Field(
         "auto",
-        description='"auto" (detect), "none", or a JSON list of boxes in upright pixels: [[x,y,w,h], ...] '
-        'or [{"x":..,"y":..,"w":..,"h":..}] or the faces list returned by /v1/detect',
+        description='"auto" (detect), "none", or a face list in upright pixels: [[x,y,w,h], ...], '
+        '[{"x":..,"y":..,"w":..,"h":..}], the faces list /v1/detect returns, or its whole answer',
         examples=["auto", "[[410, 380, 220, 260]]"],
     )
     regions: str | None = Field(
         None,
         description='JSON of regions to obscure besides faces, in upright pixels: {"strokes": [{"points": '
         '[[x,y],...], "radius": 18}], "boxes": [[x,y,w,h]], "ellipses": [[cx,cy,rx,ry]], "polygons": '
-        "[[[x,y],...]]}",
+        '[[[x,y],...]]}; a stroke with "erase": true takes back what earlier shapes and strokes covered (never a '
+        "face); strokes apply in order, after the other shapes",
         examples=['{"strokes": [{"points": [[100, 120], [140, 160]], "radius": 18}]}'],
     )
-    output_format: OutputFormat = Field(OutputFormat.SAME, description="same = the input's format if writable")
-    quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality")
+    output_format: OutputFormat = Field(
+        _DEFAULTS.output_format, description="same = the input's format if writable (GET /v1/formats)"
+    )
+    quality: int = Field(_DEFAULTS.quality, ge=QUALITY_BOUNDS[0], le=QUALITY_BOUNDS[1], description="JPEG/WebP quality")
     face_scale: float = Field(
-        CleanOptions.face_scale, ge=1.0, le=4.0, description="grow each face box by this factor"
+        _DEFAULTS.face_scale, ge=FACE_SCALE_BOUNDS[0], le=FACE_SCALE_BOUNDS[1],
+        description="grow each face box by this factor",
     )
     face_shape: FaceShape = Field(
-        CleanOptions.face_shape, description="the region over each face: the grown box, or the ellipse in it"
+        _DEFAULTS.face_shape, description="the region over each face: the grown box, or the ellipse in it"
     )
-    background: Background = Field(Background.KEEP, description="what happens to everything but people")
-    keep_icc: bool = Field(False, description="keep the colour profile instead of converting colours to sRGB")
+    background: Background = Field(_DEFAULTS.background, description="what happens to everything but people")
+    keep_icc: bool = Field(_DEFAULTS.keep_icc, description="keep the colour profile instead of converting to sRGB")
+    report: bool = Field(
+        False,
+        description="true: answer with JSON (the summary, the clean copy's own metadata report and the image in "
+        "base64) instead of the image, so a page need not send the result back to /v1/inspect",
+    )
+
+
+class DetectForm(BaseModel):
+    """Text fields of POST /v1/detect; all optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preview: bool = Field(False, description="true: also return the upright photo as a JPEG (base64) to draw on")
 
 
 class StripForm(BaseModel):
@@ -165,7 +227,16 @@ def multipart_body(files: dict[str, str], form: type[BaseModel] | None = None) -
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
-PHOTO = {"photo": "the photo: JPEG, PNG, WebP, HEIC, AVIF, TIFF or GIF (recognised by content, not name)"}
+def json_content(model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI `content` entry for a JSON body of `model`, its references inlined."""
+    schema = model.model_json_schema()
+    return {"application/json": {"schema": _inline_refs(schema, schema.get("$defs", {}))}}
+
+
+PHOTO = {
+    "photo": f"the photo: {', '.join(f.label for f in registry.photos())} (recognised by content, not name; "
+    "GET /v1/formats)"
+}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -27,7 +27,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def config(settings: Settings) -> uvicorn.Config:
-    """uvicorn's configuration: no access log of its own (ours omits bodies and queries), no proxy headers."""
+    """uvicorn's configuration: no access log of its own (ours omits bodies and queries), no proxy headers, and
+    only its warnings: the address is printed once, by `anonymize serve`, not again as "Uvicorn running on"."""
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -41,6 +42,7 @@ def config(settings: Settings) -> uvicorn.Config:
         limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
         log_config=None,
+        log_level="warning",
     )
 
 
@@ -52,7 +54,8 @@ def configure_logging() -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Run until interrupted. Binds settings.host:port; warns when that is not a loopback address."""
+    """Run until interrupted. Binds settings.host:port; warns when that is not a loopback address. The address
+    is the caller's to print (the CLI prints it once)."""
     configure_logging()
     if not _is_loopback(settings.host):
         log.warning(
@@ -60,5 +63,4 @@ def serve(settings: Settings) -> None:
             settings.host,
             ", ".join(sorted(settings.hosts)),
         )
-    log.info("page: %s/  API docs: %s/docs", settings.base_url, settings.base_url)
     uvicorn.Server(config(settings)).run()

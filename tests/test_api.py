@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from anonymizer import obscure, pipeline
+import anonymizer
+from anonymizer import imaging, obscure, pipeline
 from anonymizer.api.app import create_app
 from anonymizer.api.server import config, configure_logging
 from anonymizer.api.settings import Settings
@@ -184,9 +185,10 @@ def test_strip_removes_metadata_and_keeps_format(client: TestClient) -> None:
     assert r.headers["content-type"] == "image/jpeg"
     assert int(r.headers["x-metadata-removed"]) >= 2
     assert "location" in r.headers["x-metadata-categories"]
-    assert r.headers["x-lossless"] in ("true", "false")
+    assert r.headers["x-lossless"] == "true"  # a JPEG's entropy-coded data is kept byte for byte
     assert pipeline.inspect(r.content).is_clean
-    assert decoded(r.content).size == (96, 64)
+    assert decoded(r.content).tobytes() == decoded(photo()).tobytes()  # so its pixels are the same
+    assert r.headers["content-disposition"] == 'inline; filename="stripped.jpg"'
 
 
 def test_strip_keep_icc_keeps_the_colour_profile(client: TestClient) -> None:
@@ -370,20 +372,28 @@ def test_over_the_pixel_limit_is_413() -> None:
 def test_failed_verification_is_500_and_returns_no_image(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise VerificationError("output still carries metadata (GPS); nothing was written")
+    # The encoder is made to leak GPS into its output; the pipeline's real verification must catch it.
+    real_encode = imaging.encode
 
-    monkeypatch.setattr(pipeline, "clean", refuse)
-    r = post(client, "/v1/clean", photo())
+    def leaky(*args: object, **kwargs: object) -> bytes:
+        out = real_encode(*args, **kwargs)  # type: ignore[arg-type]
+        exif = gps_exif()  # piexif's dump starts with the Exif header
+        return out[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + out[2:]
+
+    monkeypatch.setattr(imaging, "encode", leaky)
+    r = post(client, "/v1/clean", photo(), output_format="jpeg")
+    assert r.status_code == 500 and error_code(r) == "verification_failed", r.text
+    assert "GPS" in r.json()["error"]["message"]
+    assert r.headers["content-type"] == "application/json" and b"\xff\xd8" not in r.content
+    r = post(client, "/v1/clean", photo(), output_format="jpeg", report="true")
     assert r.status_code == 500 and error_code(r) == "verification_failed"
-    assert r.headers["content-type"] == "application/json"
 
 
 def test_unexpected_error_is_500_with_the_same_shape(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "inspect", crash)
+    monkeypatch.setattr(anonymizer, "inspect", crash)
     r = post(client, "/v1/inspect", photo())
     assert r.status_code == 500 and error_code(r) == "internal_error"
     assert "boom" not in r.text

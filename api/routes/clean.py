@@ -1,79 +1,45 @@
-"""POST /v1/clean: obscure faces and regions, drop all metadata, return the clean photo."""
+"""POST /v1/clean: obscure faces and regions, drop all metadata, return the clean photo (or JSON with its report)."""
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import replace
-from typing import Any
-
+from dataclasses import dataclass, replace
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
-from anonymizer import parse, pipeline
-from anonymizer.errors import OptionsError
-from anonymizer.options import CleanOptions
-from anonymizer.pipeline import CleanResult
-from anonymizer.regions import parse_regions_json
-from anonymizer.types import Box, Regions
+import anonymizer
+from anonymizer import CleanOptions, CleanResult, Regions, Report, parse, review
+from anonymizer.regions import parse_faces_choice, parse_regions_json
 
 from ..deps import ModelsDep, PoolDep, SettingsDep, run_job
 from ..forms import FIELD_LIMIT, Form, FormSpec
 from ..readiness import Models
-from ..schemas import PHOTO, CleanForm, error_responses, multipart_body
+from ..schemas import PHOTO, CleanForm, CleanReportOut, error_responses, json_content, multipart_body
 from ..settings import Settings
-from .common import IMAGE_RESPONSE, ascii_header, form_fields, removed_headers
+from .common import IMAGE_RESPONSE, form_fields, image_headers, with_report
 
 router = APIRouter(prefix="/v1", tags=["photos"])
 
-MAX_FACES = 1000
 MASK_LIMIT = 16 * 1024 * 1024
 FIELD_LIMITS = {"regions": 16 * 1024 * 1024, "faces": 256 * 1024}  # long brush sessions; 1000 boxes
 FILES = {**PHOTO, "mask": "optional mask image (PNG), same size as the upright photo; white = obscure"}
+STEM = "clean"
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise OptionsError("face boxes need four finite numbers: x, y, w, h")
-    return float(value)
+@dataclass(frozen=True)
+class Cleaned:
+    result: CleanResult
+    report: Report | None  # the clean copy's own metadata report, when the request asked for it
 
 
-def _box(item: Any) -> Box:
-    if isinstance(item, dict) and isinstance(item.get("box"), dict):
-        item = item["box"]  # a face as /v1/detect returns it
-    if isinstance(item, dict):
-        item = [item.get(k) for k in ("x", "y", "w", "h")]
-    if not isinstance(item, list) or len(item) != 4:
-        raise OptionsError("each face is [x, y, w, h] or {\"x\":..,\"y\":..,\"w\":..,\"h\":..}")
-    x, y, w, h = (_number(v) for v in item)
-    if w <= 0 or h <= 0:
-        raise OptionsError("face boxes must have a positive width and height")
-    return Box(x, y, w, h)
-
-
-def parse_faces(text: str) -> tuple[bool, tuple[Box, ...] | None]:
-    """(detect automatically?, boxes given) from "auto", "none" or a JSON list of boxes."""
-    word = text.strip().lower()
-    if word in ("", "auto"):
-        return True, None
-    if word == "none":
-        return False, None
-    try:
-        items = json.loads(text)
-    except ValueError as exc:
-        raise OptionsError('faces must be "auto", "none" or a JSON list of boxes') from exc
-    if not isinstance(items, list) or len(items) > MAX_FACES:
-        raise OptionsError(f'faces must be "auto", "none" or a JSON list of at most {MAX_FACES} boxes')
-    return False, tuple(_box(item) for item in items)
-
-
-def clean_options(form: Form, settings: Settings) -> CleanOptions:
-    """CleanOptions from the form's fields and mask part; OptionsError (400) when anything is off."""
+def clean_options(form: Form, settings: Settings) -> tuple[CleanOptions, bool]:
+    """CleanOptions from the form's fields and mask part, and whether a report was asked for; OptionsError (400)
+    when anything is off."""
     fields = form_fields(CleanForm, form)
-    detect_faces, faces = parse_faces(fields.faces)
+    detect_faces, faces = parse_faces_choice(fields.faces)
     regions = parse_regions_json(fields.regions) if fields.regions else Regions()
     if "mask" in form.files:
         regions = replace(regions, mask=form.files["mask"])
-    return CleanOptions(
+    options = CleanOptions(
         method=fields.method,
         strength=fields.strength,
         fill_color=parse.colour(fields.fill),
@@ -89,46 +55,42 @@ def clean_options(form: Form, settings: Settings) -> CleanOptions:
         keep_icc=fields.keep_icc,
         limits=settings.limits,
     )
+    return options, fields.report
 
 
-def clean_headers(result: CleanResult, options: CleanOptions) -> dict[str, str]:
-    regions = result.regions_obscured and not options.regions.is_empty()
-    headers = {
-        "X-Faces-Obscured": str(len(result.faces)),
-        "X-Regions-Obscured": "true" if regions else "false",
-        **removed_headers(result.removed),
-        "X-Image-Width": str(result.width),
-        "X-Image-Height": str(result.height),
-        "X-Orientation-Applied": str(result.orientation_applied),
-        "X-Output-Format": result.format.name,
-        "Content-Disposition": f'inline; filename="clean{result.format.extension}"',
-    }
-    if result.notes:
-        headers["X-Notes"] = ascii_header("; ".join(result.notes))
-    return headers
+def _clean(form: Form, settings: Settings, models: Models) -> Cleaned:
+    options, report = clean_options(form, settings)
+    detector = models.require() if review.needs_detector(options) else None
+    result = anonymizer.clean(form.files["photo"], options, detector)
+    return Cleaned(result, anonymizer.inspect(result.data, settings.limits) if report else None)
 
 
-def _clean(form: Form, settings: Settings, models: Models) -> tuple[CleanResult, CleanOptions]:
-    options = clean_options(form, settings)
-    detecting = options.detect_faces and options.faces is None
-    return pipeline.clean(form.files["photo"], options, models.require() if detecting else None), options
+def _response(cleaned: Cleaned) -> Response:
+    result, summary = cleaned.result, cleaned.result.summary()
+    if cleaned.report is not None:
+        return JSONResponse(with_report(summary, result.data, result.format.mime, cleaned.report, STEM))
+    return Response(result.data, media_type=result.format.mime, headers=image_headers(summary, STEM))
 
 
 @router.post(
     "/clean",
     response_class=Response,
     summary="Obscure faces and regions, strip all metadata",
-    description="Faces are detected (faces=auto), skipped (none) or taken as given (a JSON list, e.g. the "
-    "faces from /v1/detect after the user removed or added some). Regions (brush strokes, boxes, ellipses, "
-    "polygons, a mask image) are obscured too. The output is re-encoded from pixels, verified to carry no "
-    "metadata, and summarised in X-* headers.",
+    description="Faces are detected (faces=auto), skipped (none) or taken as given (a face list, e.g. the "
+    "faces from /v1/detect after the user removed or added some). Regions (brush strokes, erasing strokes, "
+    "boxes, ellipses, polygons, a mask image) are obscured too. The output is re-encoded from pixels, verified "
+    "to carry no metadata, and summarised in X-* headers (the values of `anonymize clean --json`). With "
+    "report=true the answer is JSON instead: {summary, output_report, mime, filename, image (base64)}, the "
+    "output_report being the clean copy's own metadata report, so nothing need be uploaded again to /v1/inspect.",
     openapi_extra=multipart_body(FILES, CleanForm),
-    responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
+    responses={
+        200: {**IMAGE_RESPONSE, "content": {**IMAGE_RESPONSE["content"], **json_content(CleanReportOut)}},
+        **error_responses(400, 413, 415, 422, 500, 503),
+    },
 )
 async def clean(request: Request, settings: SettingsDep, pool: PoolDep, models: ModelsDep) -> Response:
     spec = FormSpec(
         files={"photo": settings.max_bytes, "mask": min(settings.max_bytes, MASK_LIMIT)},
         fields={name: FIELD_LIMITS.get(name, FIELD_LIMIT) for name in CleanForm.model_fields},
     )
-    result, options = await run_job(request, pool, spec, lambda form: _clean(form, settings, models))
-    return Response(result.data, media_type=result.format.mime, headers=clean_headers(result, options))
+    return _response(await run_job(request, pool, spec, lambda form: _clean(form, settings, models)))

@@ -6,15 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from anonymizer import pipeline, summary
-from anonymizer.imaging import FORMATS, sniff
-from anonymizer.metadata import StripResult
+import anonymizer
+from anonymizer import FORMATS, StripResult, strip_summary
+from anonymizer import summary as views
 
 from ..deps import PoolDep, SettingsDep, run_job
 from ..forms import FIELD_LIMIT, Form, FormSpec
 from ..schemas import PHOTO, ReportOut, StripForm, error_responses, multipart_body
 from ..settings import Settings
-from .common import IMAGE_RESPONSE, ascii_header, form_fields, removed_headers
+from .common import IMAGE_RESPONSE, form_fields, image_headers
 
 router = APIRouter(prefix="/v1", tags=["metadata"])
 
@@ -31,21 +31,13 @@ router = APIRouter(prefix="/v1", tags=["metadata"])
 async def inspect(request: Request, settings: SettingsDep, pool: PoolDep) -> dict[str, Any]:
     spec = FormSpec(files={"photo": settings.max_bytes})
     return await run_job(
-        request, pool, spec, lambda form: summary.report(pipeline.inspect(form.files["photo"], settings.limits))
+        request, pool, spec, lambda form: views.report(anonymizer.inspect(form.files["photo"], settings.limits))
     )
-
-
-def _strip_headers(result: StripResult) -> dict[str, str]:
-    headers = removed_headers(result.removed)
-    headers["X-Lossless"] = "true" if result.lossless else "false"
-    if result.notes:
-        headers["X-Notes"] = ascii_header("; ".join(result.notes))
-    return headers
 
 
 def _strip(form: Form, settings: Settings) -> StripResult:
     fields = form_fields(StripForm, form)
-    return pipeline.strip(form.files["photo"], settings.limits, fields.keep_icc)
+    return anonymizer.strip(form.files["photo"], settings.limits, fields.keep_icc)
 
 
 @router.post(
@@ -54,13 +46,13 @@ def _strip(form: Form, settings: Settings) -> StripResult:
     summary="Remove all metadata, keep the pixels",
     description="Rebuilds the file with only what decoding needs (lossless where the format allows) and "
     "verifies that no identifying metadata is left. Faces are not touched: use /v1/clean for that. With "
-    "keep_icc=true the colour profile stays, unchanged.",
+    "keep_icc=true the colour profile stays, unchanged. The X-* headers are the values of "
+    "`anonymize strip --json`.",
     openapi_extra=multipart_body(PHOTO, StripForm),
     responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
 )
 async def strip(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
     spec = FormSpec(files={"photo": settings.max_bytes}, fields=dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
     result = await run_job(request, pool, spec, lambda form: _strip(form, settings))
-    fmt = FORMATS.get(result.format) or sniff(result.data)
-    headers = {**_strip_headers(result), "Content-Disposition": f'inline; filename="stripped{fmt.extension}"'}
-    return Response(result.data, media_type=fmt.mime, headers=headers)
+    return Response(result.data, media_type=FORMATS[result.format].mime,
+                    headers=image_headers(strip_summary(result), "stripped"))

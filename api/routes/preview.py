@@ -1,31 +1,29 @@
-"""POST /v1/preview: the photo upright as a plain JPEG, for frontends that cannot show the original (HEIC)."""
+"""POST /v1/preview: the photo upright as a plain JPEG, for front-ends that cannot show the original (HEIC).
+
+The page gets the same preview from /v1/detect (preview=true), with one upload; this endpoint stays for clients
+that want the image alone."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from anonymizer import pipeline
-from anonymizer.options import CleanOptions, OutputFormat
-from anonymizer.pipeline import CleanResult
+from anonymizer import CleanResult, review
 
 from ..deps import PoolDep, SettingsDep, run_job
-from ..forms import Form, FormSpec
+from ..forms import FormSpec
 from ..schemas import PHOTO, error_responses, multipart_body
-from ..settings import Settings
 from .common import IMAGE_RESPONSE
 
 router = APIRouter(prefix="/v1", tags=["photos"])
 
-PREVIEW_QUALITY = 85
 
-
-def _preview(form: Form, settings: Settings) -> CleanResult:
-    # The preview is the clean pipeline with nothing to obscure: decoded upright, re-encoded from pixels
-    # and verified, so it is exactly the geometry /v1/detect and /v1/clean use, and carries no metadata.
-    options = CleanOptions(
-        detect_faces=False, output_format=OutputFormat.JPEG, quality=PREVIEW_QUALITY, limits=settings.limits
-    )
-    return pipeline.clean(form.files["photo"], options)
+def _headers(result: CleanResult) -> dict[str, str]:
+    return {
+        "X-Image-Width": str(result.width),
+        "X-Image-Height": str(result.height),
+        "X-Orientation-Applied": str(result.orientation_applied),
+        "Content-Disposition": 'inline; filename="preview.jpg"',
+    }
 
 
 @router.post(
@@ -43,11 +41,5 @@ def _preview(form: Form, settings: Settings) -> CleanResult:
 )
 async def preview(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
     spec = FormSpec(files={"photo": settings.max_bytes})
-    result = await run_job(request, pool, spec, lambda form: _preview(form, settings))
-    headers = {
-        "X-Image-Width": str(result.width),
-        "X-Image-Height": str(result.height),
-        "X-Orientation-Applied": str(result.orientation_applied),
-        "Content-Disposition": 'inline; filename="preview.jpg"',
-    }
-    return Response(result.data, media_type=result.format.mime, headers=headers)
+    result = await run_job(request, pool, spec, lambda form: review.preview(form.files["photo"], settings.limits))
+    return Response(result.data, media_type=result.format.mime, headers=_headers(result))
