@@ -23,7 +23,7 @@ from anonymizer import imaging, obscure, pipeline
 from anonymizer.api.app import create_app
 from anonymizer.api.server import config, configure_logging
 from anonymizer.api.settings import Settings
-from anonymizer.errors import OptionsError, VerificationError
+from anonymizer.errors import OptionsError
 from anonymizer.options import Method
 from anonymizer.types import Box, Detection
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
