@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import formats
-from ..errors import CorruptImageError, TooLargeError, UnsupportedFormatError
+from ..errors import CorruptImageError, TooLargeError, UnsupportedFormatError, VerificationError
 from ..options import Limits
 
 RGB = NDArray[np.uint8]
@@ -295,6 +295,27 @@ def read_back(src: BinaryIO) -> Decoded:
                 end = max(end, float((frame.pts + (frame.duration or 0)) * frame.time_base))
     src.seek(0)
     return Decoded(len(times), tuple(times), end, audio)
+
+
+#: the only tags an output may carry: the muxer's file type and neutral handler names, undefined language
+NEUTRAL_TAGS = {
+    "major_brand": "isom", "minor_version": "512", "compatible_brands": "isomiso2avc1mp41",
+    "language": "und", "handler_name": "VideoHandler",
+}  # fmt: skip
+NEUTRAL_HANDLERS = {"VideoHandler", "SoundHandler"}
+
+
+def check_tags(src: BinaryIO) -> None:
+    """Raise VerificationError when the container or a stream carries any tag beyond the muxer's neutral ones."""
+    src.seek(0)
+    with av.open(src, "r") as container:
+        tagged = [dict(container.metadata), *(dict(s.metadata) for s in container.streams)]
+    src.seek(0)
+    for tags in tagged:
+        for key, value in tags.items():
+            neutral = value in NEUTRAL_HANDLERS if key == "handler_name" else NEUTRAL_TAGS.get(key) == value
+            if not neutral:
+                raise VerificationError(f"the clean video still carries the tag {key!r}; nothing was written")
 
 
 def close_enough(a: float, b: float, time_base: Fraction) -> bool:

@@ -1,0 +1,121 @@
+"""The video entry points: sniff, then the container's inspector, stripper and verifier."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import BinaryIO
+
+import av
+
+from ..errors import CorruptImageError, InputError, TooLargeError, UnsupportedFormatError, VerificationError
+from ..metadata import Report, StripResult, not_carried
+from ..metadata.base import Parsed
+from ..options import DEFAULT_LIMITS, Limits
+from .boxes import MAX_VIDEO_BYTES, read_at, stream_size
+from .formats import VideoFormat, sniff_video
+from . import remux, verify
+from .inspect import inspect_isobmff
+
+ISOBMFF = frozenset({"mp4", "mov", "m4v", "3gp"})
+
+
+def _format(src: BinaryIO) -> VideoFormat:
+    size = stream_size(src)
+    if size > MAX_VIDEO_BYTES:
+        raise TooLargeError(f"the video is {size} bytes; the limit is {MAX_VIDEO_BYTES} bytes")
+    fmt = sniff_video(read_at(src, 0, 4096))
+    if fmt is None:
+        raise UnsupportedFormatError("not a video in a format we handle (MP4, MOV, M4V, 3GP, MKV, WebM, AVI)")
+    return fmt
+
+
+def _inspectors() -> dict[str, Callable[[BinaryIO, Parsed], object]]:
+    from . import matroska, riff
+
+    return {**{name: inspect_isobmff for name in ISOBMFF}, "mkv": matroska.inspect, "webm": matroska.inspect,
+            "avi": riff.inspect}
+
+
+def inspect_video(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
+    """Everything a video carries besides its pictures and sound, in file order.
+
+    A file that breaks after its first box is reported with an 'unparseable data' finding (never clean); one
+    that is not a video at all raises UnsupportedFormatError or CorruptImageError.
+    """
+    fmt = _format(src)
+    parsed = Parsed(fmt.name, limits)
+    try:
+        _inspectors()[fmt.name](src, parsed)
+    except CorruptImageError as exc:
+        if not parsed.header_seen:
+            raise
+        parsed.unparseable(f"{fmt.name.upper()} @ {parsed.pos:#x}", exc)
+    except (IndexError, struct.error, ValueError, UnicodeError, OverflowError) as exc:
+        raise CorruptImageError(f"the {fmt.name} structure cannot be read ({type(exc).__name__})") from exc
+    return Report(fmt.name, tuple(parsed.findings))
+
+
+def verify_video(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
+    """The report of a video that must be clean; VerificationError if anything identifying is left or the
+    video does not decode. Fail closed: a video that cannot be read at all is a VerificationError too."""
+    try:
+        report = inspect_video(src, limits)
+    except InputError as exc:
+        raise VerificationError(f"the video cannot be read back: {exc}") from exc
+    verify.check_clean(report)
+    _summaries(src, decode_all=False, who="output")
+    return report
+
+
+def strip_video(src: BinaryIO, sink: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> StripResult:
+    """Write `src` to `sink` without metadata, losslessly; return what was removed.
+
+    src: a seekable binary stream (a file opened 'rb', or io.BytesIO); it is read box by box, never whole.
+    sink: a readable, writable and seekable binary stream, empty or to be overwritten (open(path, 'w+b'), or
+    io.BytesIO): the output is written from its start, then read back and verified (nothing identifying left,
+    the same streams with the same packet counts, frame counts and durations as the input). On any error the
+    sink is truncated to zero bytes and the error raised: the caller must then discard it (the CLI writes to a
+    temporary file and renames it only when this returns). StripResult.data is b"" (the output is in the sink).
+    """
+    fmt = _format(src)
+    if not fmt.strippable:
+        raise UnsupportedFormatError(f"stripping {fmt.name.upper()} videos is not supported: {NOT_STRIPPABLE}; "
+                                     "'inspect' lists what the file carries")
+    parsed = Parsed(fmt.name, limits)
+    top = inspect_isobmff(src, parsed)
+    report = Report(fmt.name, tuple(parsed.findings))
+    movie = remux.plan(src, top, limits)
+    before = _summaries(src, decode_all=top.size <= verify.DECODE_ALL_BYTES, who="input")
+    sink.seek(0)
+    sink.truncate()
+    try:
+        remux.write(src, sink, movie, limits)
+        sink.flush()
+        output = verify_video(sink, limits)
+        verify.compare(before, _summaries(sink, decode_all=top.size <= verify.DECODE_ALL_BYTES, who="output"))
+    except BaseException:
+        sink.seek(0)
+        sink.truncate()
+        raise
+    return StripResult(b"", fmt.name, True, not_carried(report, output), _notes(movie))
+
+
+NOT_STRIPPABLE = "only MP4, MOV, M4V and 3GP can be rewritten losslessly here"
+
+
+def _notes(movie: remux.Plan) -> tuple[str, ...]:
+    notes = [f"dropped {', '.join(movie.dropped)}"] if movie.dropped else []
+    if movie.sei_samples:
+        notes.append(f"dropped encoder/camera user data (SEI) from {movie.sei_samples} video sample(s); "
+                     "the pictures are unchanged")
+    return tuple(notes)
+
+
+def _summaries(src: BinaryIO, decode_all: bool, who: str) -> list[verify.StreamSummary]:
+    try:
+        return verify.summarise(src, decode_all)
+    except av.error.FFmpegError as exc:
+        if who == "input":
+            raise CorruptImageError(f"the video cannot be decoded ({type(exc).__name__})") from exc
+        raise VerificationError(f"the stripped video does not decode ({type(exc).__name__})") from exc

@@ -1,0 +1,247 @@
+"""Faces linked across frames, so a face is covered in every frame it is in, also where the detector missed it.
+
+The `Tracker` is fed each frame's detections in order (or None for a frame no detector looked at) and keeps,
+for every frame still in the look-ahead window, the boxes that must be obscured there, one per track:
+
+- a detection is matched to a track by overlap with the track's motion-predicted box (IoU), or failing that by
+  distance between centres relative to the face's size; unmatched detections start tracks;
+- a track not seen in a frame is carried forward on its predicted box, grown while it stays unseen (the
+  longer the gap, the less sure where the face is), for up to `coast` frames or until it leaves the frame;
+- when a track is found again, the frames of the gap get boxes interpolated between the two sightings;
+- a new track is carried backward over the frames still in the window: first on its own box, grown, and once
+  its second sighting gives its motion, along that motion (a face entering the frame, or one the detector
+  found late, is covered before its first detection);
+- a scene cut ends every track: nothing is carried across it, backward or forward.
+
+Frames leave the window in order (`release`), so memory is bounded by the window, not by the clip.
+`Schedule` decides which frames get the full detector and which the cheaper one; `SceneCuts` finds cuts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ..types import Box, Detection
+
+#: a detection matches a predicted box with at least this IoU ...
+MATCH_IOU = 0.2
+#: ... or, failing that, when their centres are within this many face widths and their sizes within 2x
+MATCH_CENTRE = 0.8
+#: a box carried over frames where the face was not seen grows by this share per frame, up to MAX_GROWTH
+GROWTH_PER_FRAME = 0.04
+MAX_GROWTH = 1.8
+#: interpolated boxes (between two sightings) are grown this much: the face moved in between
+BRIDGE_GROWTH = 1.15
+#: weight of the newest motion estimate against the previous one
+VELOCITY_BLEND = 0.6
+
+
+@dataclass
+class _Track:
+    id: int
+    frame: int  # last sighting
+    box: Box
+    first_frame: int
+    first_box: Box
+    hits: int = 1
+    velocity: tuple[float, float, float] = (0.0, 0.0, 1.0)  # dx, dy per frame, size factor per frame
+
+    def predict(self, frame: int) -> Box:
+        steps = frame - self.frame
+        dx, dy, ds = self.velocity
+        factor = min(max(ds**steps, 0.5), 2.0)
+        w, h = self.box.w * factor, self.box.h * factor
+        return Box(self.box.cx + dx * steps - w / 2, self.box.cy + dy * steps - h / 2, w, h)
+
+
+def _growth(frames: int) -> float:
+    return min(MAX_GROWTH, 1.0 + GROWTH_PER_FRAME * frames)
+
+
+def _lerp(a: Box, b: Box, t: float) -> Box:
+    return Box(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t, a.w + (b.w - a.w) * t, a.h + (b.h - a.h) * t)
+
+
+def _union(a: Box, b: Box) -> Box:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    return Box(x0, y0, max(a.x + a.w, b.x + b.w) - x0, max(a.y + a.h, b.y + b.h) - y0)
+
+
+def _close(pred: Box, det: Box) -> bool:
+    size = max(pred.w, pred.h, det.w, det.h)
+    ratio = max(pred.w, det.w) / max(1e-6, min(pred.w, det.w))
+    return ratio <= 2.0 and np.hypot(pred.cx - det.cx, pred.cy - det.cy) <= MATCH_CENTRE * size
+
+
+def match(predicted: Sequence[Box], found: Sequence[Box]) -> list[tuple[int, int]]:
+    """Pairs (track, detection): greedily by IoU first, then the remaining ones by closeness of centres."""
+    pairs: list[tuple[int, int]] = []
+    if not predicted or not found:
+        return pairs
+    iou = np.array([[p.iou(d) for d in found] for p in predicted])
+    free_t, free_d = set(range(len(predicted))), set(range(len(found)))
+    for flat in np.argsort(-iou, axis=None):
+        t, d = divmod(int(flat), len(found))
+        if iou[t, d] < MATCH_IOU:
+            break
+        if t in free_t and d in free_d:
+            pairs.append((t, d))
+            free_t.discard(t)
+            free_d.discard(d)
+    for t in sorted(free_t):
+        near = [d for d in free_d if _close(predicted[t], found[d])]
+        if near:
+            best = min(near, key=lambda d: np.hypot(predicted[t].cx - found[d].cx, predicted[t].cy - found[d].cy))
+            pairs.append((t, best))
+            free_d.discard(best)
+    return pairs
+
+
+@dataclass
+class Tracker:
+    """Tracks over a window of frames; see the module docstring."""
+
+    width: int
+    height: int
+    coast: int  # frames a track is carried past its last sighting
+    back: int  # frames a new track is carried backward
+    _tracks: list[_Track] = field(default_factory=list)
+    _covers: dict[int, dict[int, Box]] = field(default_factory=dict)  # frame -> track id -> box
+    _next_id: int = 0
+    _oldest: int = 0  # the oldest frame still in the window
+    _cut: int = 0  # the frame where the current shot began
+    seen: set[int] = field(default_factory=set)  # ids of tracks with at least one detection
+
+    def update(self, frame: int, detections: Sequence[Detection] | None, cut: bool = False) -> None:
+        """Add frame `frame` (the next one) and what was found in it; None when no detector looked at it."""
+        self._covers.setdefault(frame, {})
+        if cut:
+            self._tracks.clear()
+            self._cut = frame
+        found = [d.box for d in detections or ()]
+        pairs = match([t.predict(frame) for t in self._tracks], found)
+        for t, d in pairs:
+            self._sighted(self._tracks[t], frame, found[d])
+        matched_t, matched_d = {t for t, _ in pairs}, {d for _, d in pairs}
+        for i, track in enumerate(self._tracks):
+            if i not in matched_t:
+                self._carry(track, frame, looked=detections is not None)
+        for d, box in enumerate(found):
+            if d not in matched_d:
+                self._start(frame, box)
+        self._tracks = [t for t in self._tracks if self._alive(t, frame)]
+
+    def covers(self, frame: int) -> dict[int, Box]:
+        """The boxes to obscure in `frame`, by track id."""
+        return dict(self._covers.get(frame, {}))
+
+    def release(self, frame: int) -> None:
+        """Frames up to `frame` have been written: forget them."""
+        for old in [f for f in self._covers if f <= frame]:
+            del self._covers[old]
+        self._oldest = max(self._oldest, frame + 1)
+
+    def active_ids(self) -> set[int]:
+        """Tracks that may still get boxes in frames to come (their noise must be kept)."""
+        return {t.id for t in self._tracks}
+
+    # -------------------------------------------------------------- internals
+
+    def _put(self, frame: int, track: int, box: Box) -> None:
+        if frame < max(self._oldest, self._cut) or frame not in self._covers:
+            return
+        have = self._covers[frame].get(track)
+        self._covers[frame][track] = box if have is None else _union(have, box)
+
+    def _sighted(self, track: _Track, frame: int, box: Box) -> None:
+        gap = frame - track.frame
+        for k in range(1, gap):  # the frames between two sightings: interpolated, grown
+            self._put(track.frame + k, track.id, _lerp(track.box, box, k / gap).scaled(BRIDGE_GROWTH))
+        step = (
+            (box.cx - track.box.cx) / gap,
+            (box.cy - track.box.cy) / gap,
+            (box.w / max(track.box.w, 1e-6)) ** (1 / gap),
+        )
+        a = VELOCITY_BLEND if track.hits > 1 else 1.0
+        track.velocity = tuple(a * n + (1 - a) * o for n, o in zip(step, track.velocity, strict=True))  # type: ignore[assignment]
+        track.frame, track.box, track.hits = frame, box, track.hits + 1
+        self._put(frame, track.id, box)
+        if track.hits == 2:
+            self._backward(track, moving=True)
+
+    def _carry(self, track: _Track, frame: int, looked: bool) -> None:
+        missed = frame - track.frame
+        growth = _growth(missed) if looked else _growth(missed) ** 0.5
+        self._put(frame, track.id, track.predict(frame).scaled(growth))
+
+    def _start(self, frame: int, box: Box) -> None:
+        track = _Track(self._next_id, frame, box, frame, box)
+        self._next_id += 1
+        self._tracks.append(track)
+        self.seen.add(track.id)
+        self._put(frame, track.id, box)
+        self._backward(track, moving=False)
+
+    def _backward(self, track: _Track, moving: bool) -> None:
+        """Carry a new track back over the frames before its first sighting that are still in the window."""
+        dx, dy, ds = track.velocity if moving else (0.0, 0.0, 1.0)
+        first = track.first_box
+        for k in range(1, self.back + 1):
+            frame = track.first_frame - k
+            if frame < max(self._oldest, self._cut):
+                break
+            factor = min(max(ds**-k, 0.5), 2.0)
+            w, h = first.w * factor, first.h * factor
+            box = Box(first.cx - dx * k - w / 2, first.cy - dy * k - h / 2, w, h)
+            self._put(frame, track.id, box.scaled(_growth(k)))
+
+    def _alive(self, track: _Track, frame: int) -> bool:
+        if frame - track.frame >= self.coast:
+            return False
+        box = track.predict(frame + 1)
+        return box.x < self.width and box.y < self.height and box.x + box.w > 0 and box.y + box.h > 0
+
+
+# ---------------------------------------------------------------- scene cuts and the detection schedule
+
+#: frames are compared as colour histograms of a thumbnail this wide
+THUMB_WIDTH = 64
+#: a cut is a change of histogram correlation below this between consecutive frames
+CUT_CORRELATION = 0.5
+
+
+class SceneCuts:
+    """Finds hard cuts: consecutive frames whose colour histograms hardly correlate."""
+
+    def __init__(self) -> None:
+        self._last: NDArray[np.float32] | None = None
+
+    def __call__(self, rgb: NDArray[np.uint8]) -> bool:
+        height, width = rgb.shape[:2]
+        thumb = cv2.resize(rgb, (THUMB_WIDTH, max(1, round(THUMB_WIDTH * height / width))), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
+        hist = np.asarray(cv2.normalize(hist, None), np.float32)
+        last, self._last = self._last, hist
+        return last is not None and cv2.compareHist(last, hist, cv2.HISTCMP_CORREL) < CUT_CORRELATION
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Which detector looks at which frame: the full one on the first frame, every `full_every` frames and on
+    cuts; the light one every `light_every` frames in between; none on the rest (tracking carries them)."""
+
+    full_every: int
+    light_every: int
+
+    def choose(self, frame: int, since_full: int, cut: bool) -> str | None:
+        if frame == 0 or cut or since_full >= self.full_every:
+            return "full"
+        if self.light_every and since_full % self.light_every == 0:
+            return "light"
+        return None
