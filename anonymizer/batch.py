@@ -21,6 +21,7 @@ started here binds to 127.0.0.1, with no dashboard, usage statistics off and a s
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -139,13 +140,14 @@ def _cluster(ray: ModuleType, options: BatchOptions) -> Iterator[int]:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by Ray when it starts: no usage statistics sent anywhere
     started = not ray.is_initialized()
     if started and options.address:
-        ray.init(address=options.address, log_to_driver=False)
+        ray.init(address=options.address, log_to_driver=False, logging_level=logging.WARNING)
     elif started:
         ray.init(num_cpus=options.workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1", object_store_memory=OBJECT_STORE_BYTES)
+                 logging_level=logging.WARNING, _node_ip_address="127.0.0.1", object_store_memory=OBJECT_STORE_BYTES)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the caller shows progress through the callback
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-run banners between the caller's lines
         yield options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     finally:
         if started:
@@ -157,17 +159,18 @@ def _records(ray: ModuleType, tasks: tuple[Task, ...], job: Job, batch_size: int
     from .batch_manifest import Record
     from .batch_worker import Cleaner
 
-    blocks = min(MAX_BLOCKS, math.ceil(len(tasks) / batch_size))
+    rows = max(1, min(batch_size, math.ceil(len(tasks) / workers)))  # a small collection still feeds every worker
+    blocks = min(MAX_BLOCKS, math.ceil(len(tasks) / rows))
     dataset = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=blocks)
+    # Ray Data gives its actors max_restarts=-1 and max_task_retries=-1 by default (ActorPoolMapOperator): a
+    # worker that dies is replaced and the batch it held runs again. tests/test_batch.py kills one to check it.
     cleaned = dataset.map_batches(
         Cleaner,
         fn_constructor_kwargs={"job": job},
-        batch_size=batch_size,
+        batch_size=rows,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=1,
-        max_restarts=-1,  # a worker that dies is replaced ...
-        max_task_retries=-1,  # ... and the batch it held runs again
     )
     for row in cleaned.iter_rows():
         yield Record.from_json(str(row["record"]))

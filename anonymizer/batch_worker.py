@@ -129,3 +129,4 @@ class Cleaner:
         removed = () if report is None else tuple(sorted({f.category.value for f in report.identifying}))
         return outcome.row(Status.DONE, format=result.format.name, faces=len(result.faces), removed=removed,
                            output=output)
+
