@@ -42,8 +42,8 @@ def make_clip(
     """A clip of round(seconds * fps) frames of `size` (width, height) as bytes.
 
     container: "mp4", "mov", "3gp" (or any PyAV muxer of the ISOBMFF family, or "matroska"/"webm"/"avi" for
-    the other tests; data_track and timecode need mp4/mov; webm needs audio=False). metadata: container tags; keys starting with
-    "com." (e.g. "com.apple.quicktime.location.ISO6709") are written as QuickTime `keys`
+    the other tests; data_track and timecode need mp4/mov; webm needs audio=False). metadata: container tags;
+    keys starting with "com." (e.g. "com.apple.quicktime.location.ISO6709") are written as QuickTime `keys`
     (movflags use_metadata_tags). rotation: degrees counter-clockwise, written as the track's display matrix.
     """
     buf = io.BytesIO()

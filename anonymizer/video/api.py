@@ -12,9 +12,9 @@ from ..errors import CorruptImageError, InputError, TooLargeError, UnsupportedFo
 from ..metadata import Report, StripResult, not_carried
 from ..metadata.base import Parsed
 from ..options import DEFAULT_LIMITS, Limits
+from . import remux, verify
 from .boxes import MAX_VIDEO_BYTES, read_at, stream_size
 from .formats import VideoFormat, sniff_video
-from . import remux, verify
 from .inspect import inspect_isobmff
 
 ISOBMFF = frozenset({"mp4", "mov", "m4v", "3gp"})

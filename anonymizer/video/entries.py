@@ -81,6 +81,8 @@ def _config(kind: bytes, payload: bytes) -> bytes:
         return box(kind, rebuild_hvcc(payload))
     if kind == b"colr" and payload[:4] not in (b"nclx", b"nclc"):
         return b""  # an embedded ICC profile: not needed to decode, and it can name software and dates
+    if kind == b"damr" and len(payload) >= 9:  # AMR: encoder vendor and version blanked, decoder fields kept
+        return box(kind, bytes(5) + payload[5:9])
     if kind == b"wave":
         inner = [(b.kind, payload[b.body : b.end]) for b in children(payload, 0, len(payload))]
         return box(kind, b"".join(box(k, p) for k, p in inner if k in WAVE_KEEP))

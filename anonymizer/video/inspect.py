@@ -213,7 +213,10 @@ def _describe_track(src: BinaryIO, track: Track, where: str, parsed: Parsed) -> 
             parsed.add(where + f" > stsd > {tag_name(kind)}", f"vendor '{tag_name(entry.vendor)}'",
                        Category.SOFTWARE, 4)
         for child_kind, child_payload in entry.boxes:
-            if child_kind not in _KNOWN_CONFIG:
+            if child_kind == b"damr" and child_payload[:5].strip(b"\x00"):
+                parsed.add(where + f" > stsd > {tag_name(kind)} > damr", f"encoder vendor "
+                           f"'{tag_name(child_payload[:4])}'", Category.SOFTWARE, 5)
+            elif child_kind not in _KNOWN_CONFIG:
                 parsed.add(where + f" > stsd > {tag_name(kind)} > {tag_name(child_kind)}",
                            f"extra box '{tag_name(child_kind)}' in the sample description", Category.UNKNOWN,
                            len(child_payload), Risk.LOW)

@@ -15,6 +15,7 @@ sample, is copied bit-exact.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -81,8 +82,8 @@ def _brands(payload: bytes) -> bytes:
 def _keep_or_drop(data: bytes, trak: Box, where: str, result: Plan, file_size: int) -> None:
     track = read_track(data, trak, where)
     if track.kind == "other":
-        kind = track.entries[0][0].decode("latin-1") if track.entries else track.handler.decode("latin-1")
-        result.dropped.append(f"{where} ({kind.strip()})")
+        name = (track.entries[0][0] if track.entries else track.handler).decode("latin-1")
+        result.dropped.append(f"{where} ({name.strip()})")
         return
     _check_references(data, trak, where)
     for kind, _payload in track.entries:
@@ -255,7 +256,6 @@ def _stbl(t: Track, c: Copied, wide: bool) -> bytes:
     return b"".join(out)
 
 
-def _table(kind: bytes, fmt: str, rows: list[tuple[int, ...]] | list[tuple[int, int]] | list[tuple[int, int, int]],
-           version: int = 0) -> bytes:
+def _table(kind: bytes, fmt: str, rows: Sequence[tuple[int, ...]], version: int = 0) -> bytes:
     record = struct.Struct(fmt)
     return full(kind, version, 0, struct.pack(">I", len(rows)) + b"".join(record.pack(*r) for r in rows))
