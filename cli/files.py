@@ -11,30 +11,76 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff", ".gif", ".mpo"}
+from anonymizer.formats import SNIFF_BYTES, detect
+
+T = TypeVar("T")
 
 
 class FileProblem(Exception):
     """A file-system problem with one path: reported on one line, the batch goes on."""
 
 
-def _is_photo(path: Path) -> bool:
-    wanted = path.suffix.lower() in IMAGE_SUFFIXES and not path.stem.endswith("-clean")
-    return wanted and path.is_file() and not path.is_symlink()
+@dataclass
+class Selection:
+    """The files to work on, and what was passed over (with why), so the summary can name it."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def walk(paths: list[Path]) -> Iterator[Path]:
-    """Files as given, and image files found under directories (sorted; clean copies skipped)."""
+def head(path: Path) -> bytes:
+    """The first bytes of a regular file, enough to recognise its format (symlinks, FIFOs, devices refused)."""
+    try:
+        _check_input(path.lstat(), 1 << 62)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise FileProblem("no such file") from exc
+    except OSError as exc:
+        raise FileProblem(f"cannot read ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            _check_input(os.fstat(fh.fileno()), 1 << 62)
+            return fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise FileProblem(f"cannot read ({exc.strerror})") from exc
+
+
+def _consider(child: Path, selection: Selection) -> None:
+    if child.is_symlink() or not child.is_file():
+        if child.is_symlink():
+            selection.skipped.append((child, "symbolic link"))
+        return
+    if child.stem.endswith("-clean"):
+        selection.skipped.append((child, "a clean copy made earlier"))
+        return
+    try:
+        fmt = detect(head(child))
+    except FileProblem as exc:
+        selection.skipped.append((child, str(exc)))
+        return
+    if fmt is None:
+        selection.skipped.append((child, "not a supported photo or video"))
+        return
+    selection.files.append(child)
+
+
+def walk(paths: list[Path]) -> Selection:
+    """Files as given, and the photos and videos found under folders, recognised by their content (not their
+    names: '.jfif', '.JPG_large' or no extension at all are found); clean copies and other files are skipped
+    and listed."""
+    selection = Selection()
     for path in paths:
         if path.is_dir() and not path.is_symlink():
             for child in sorted(path.rglob("*")):
-                if _is_photo(child):
-                    yield child
+                _consider(child, selection)
         else:
-            yield path
+            selection.files.append(path)
+    return selection
 
 
 def _check_input(info: os.stat_result, max_bytes: int) -> None:
@@ -70,14 +116,6 @@ def read_input(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def output_path(source: Path, extension: str, out: Path | None, out_dir: Path | None) -> Path:
-    """Where the clean copy of `source` goes: -o, --out-dir, or NAME-clean.EXT next to it."""
-    if out is not None:
-        return out
-    folder = out_dir if out_dir is not None else source.parent
-    return folder / f"{source.stem}-clean{extension}"
-
-
 def _check_target(target: Path, force: bool) -> None:
     if target.is_symlink():
         raise FileProblem(f"{target} is a symbolic link; refusing to write through it")
@@ -88,15 +126,31 @@ def _check_target(target: Path, force: bool) -> None:
             raise FileProblem(f"{target} exists; use --force to replace it")
 
 
-def write_atomic(target: Path, data: bytes, like: Path | None = None, force: bool = False) -> None:
-    """Write `data` to `target` via a temporary file in the same folder and a rename. Whatever happens
-    (a full disk, Ctrl-C), no partial output and no temporary file are left behind."""
+def check_destination(target: Path, force: bool) -> None:
+    """Before any work: the target can be written (its folder exists and is writable; it does not exist, or
+    --force was given)."""
     _check_target(target, force)
     folder = target.parent
     if not folder.is_dir():
         raise FileProblem(f"folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FileProblem(f"folder {folder} is not writable")
+
+
+def write_atomic(target: Path, data: bytes, like: Path | None = None, force: bool = False) -> None:
+    """Write `data` to `target` via a temporary file in the same folder and a rename. Whatever happens
+    (a full disk, Ctrl-C), no partial output and no temporary file are left behind."""
+    write_streamed(target, lambda fh: fh.write(data), like, force)
+
+
+def write_streamed(target: Path, fill: Callable[[BinaryIO], T], like: Path | None = None, force: bool = False) -> T:
+    """Like write_atomic, for outputs too large for memory (videos): `fill` writes into the temporary file (open
+    for reading too, so the library can verify what it wrote); the file is renamed into place only if `fill`
+    returns. Whatever `fill` raises, nothing is left behind."""
+    check_destination(target, force)
+    mode = 0o600 if like is None else stat.S_IMODE(like.lstat().st_mode) & 0o666
     try:
-        _write(target, data, 0o600 if like is None else stat.S_IMODE(like.lstat().st_mode) & 0o666, force)
+        return _write(target, fill, mode, force)
     except OSError as exc:
         raise FileProblem(f"cannot write {target} ({exc.strerror or exc})") from exc
 
@@ -111,11 +165,11 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _write(target: Path, data: bytes, mode: int, force: bool) -> None:
+def _write(target: Path, fill: Callable[[BinaryIO], T], mode: int, force: bool) -> T:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, "w+b") as fh:
+            result = fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -127,6 +181,7 @@ def _write(target: Path, data: bytes, mode: int, force: bool) -> None:
             except FileExistsError as exc:
                 raise FileProblem(f"{target} exists; use --force to replace it") from exc
         _sync_folder(target.parent)
+        return result
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

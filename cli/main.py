@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress
 
 from anonymizer import (
     AnonymizerError,
     Background,
+    Category,
     CleanOptions,
     FaceShape,
-    Limits,
+    Format,
     Method,
     OutputFormat,
     Regions,
-    clean,
-    detect,
-    inspect,
-    obscure,
-    strip,
-    summary,
+    Summary,
+    __version__,
+    formats,
 )
-from anonymizer import parse as parse_text
-from anonymizer.faces import detector_names, get_detector
-from anonymizer.preview import draw
-from anonymizer.regions import parse_regions_json
 
-from . import render
-from .files import FileProblem, output_path, read_input, walk, write_atomic
+from . import batch, render
+from .exits import Exit, epilog, for_error
+from .files import FileProblem, read_input, walk
 
 app = typer.Typer(
     name="anonymize",
@@ -41,122 +33,75 @@ app = typer.Typer(
         "Make a photo safe to share: obscure faces and marks so they cannot be recovered, and remove every "
         "piece of metadata (GPS, camera, dates, thumbnails, embedded videos). Everything runs on this machine."
     ),
+    epilog=epilog(),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-LIMITS = Limits()
-SUFFIX_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
-Photos = Annotated[list[Path], typer.Argument(help="Photos or folders (folders are searched for images).")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary instead.")]
-OutOption = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (one photo only).")]
-OutDirOption = Annotated[Path | None, typer.Option("--out-dir", help="Folder for the clean copies.")]
-ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing output file.")]
+LIMIT = batch.LIMIT_BYTES
+ITEM_LIMIT = 64 * 1024 * 1024
+FLAG_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def flag(*names: str, help: str) -> Any:
+    """A boolean flag: shown without a '<bool>' value in --help, since it takes none."""
+    return typer.Option(*names, help=help, metavar="")
+
+
+Paths = Annotated[list[Path], typer.Argument(help="Photos, videos or folders (folders are searched by content).")]
+JsonFlag = Annotated[bool, flag("--json", help="Print a machine-readable JSON summary instead.")]
+OutOption = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (one input only).")]
+OutDirOption = Annotated[Path | None, typer.Option("--out-dir", help="Folder for the clean copies (made if missing).")]
+ForceOption = Annotated[bool, flag("--force", help="Replace an existing output file.")]
 InPlaceOption = Annotated[
-    bool, typer.Option("--in-place", help="Replace each photo by its clean copy, atomically, once verified.")
+    bool, flag("--in-place", help="Replace each file by its clean copy, atomically, once verified.")
 ]
-EXTENSIONS = {"jpeg": "jpg"}
 
 
-@dataclass
-class Batch:
-    """Counts for the closing summary; one bad file never stops the others."""
-
-    done: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)
-
-    def fail(self, path: Path, message: str, quiet: bool) -> None:
-        self.failed.append({"file": str(path), "error": message})
-        if not quiet:
-            render.error(str(path), message)
+def _version(value: bool) -> None:
+    if value:
+        render.line(f"anonymize {__version__}")
+        raise typer.Exit()
 
 
-def _progress(paths: list[Path], quiet: bool) -> Progress | None:
-    if quiet or len(paths) < 5 or not render.err.is_terminal:
-        return None
-    return Progress(console=render.err, transient=True)
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True, metavar="")
+    ] = False,
+    debug: Annotated[
+        bool, flag("--debug", help="Show a traceback when anonymize itself fails (for bug reports).")
+    ] = False,
+) -> None:
+    """Make photos and videos safe to share."""
+    batch.DEBUG["on"] = debug
 
 
-def _regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: Path | None) -> Regions:
-    base = parse_regions_json(read_input(strokes, LIMITS.max_item_bytes)) if strokes else Regions()
-    return Regions(
-        strokes=base.strokes,
-        boxes=base.boxes + tuple(parse_text.box(b) for b in boxes),
-        ellipses=base.ellipses + tuple(parse_text.ellipse(e) for e in ellipses),
-        polygons=base.polygons,
-        mask=read_input(mask, LIMITS.max_bytes) if mask else base.mask,
-    )
+def usage(name: str, message: str) -> typer.Exit:
+    """A usage problem found before any work: one line, exit 2."""
+    render.error(name, message)
+    return typer.Exit(Exit.USAGE)
 
 
-@dataclass(frozen=True)
-class Destination:
-    """Where outputs go: -o FILE, --out-dir DIR, NAME-clean.EXT next to the input, or the input itself."""
-
-    out: Path | None = None
-    out_dir: Path | None = None
-    force: bool = False
-    in_place: bool = False
-
-    def target(self, path: Path, fmt: str) -> Path:
-        same = SUFFIX_FORMATS.get(path.suffix.lower()) == fmt
-        if self.in_place:
-            if not same:
-                raise FileProblem(
-                    f"cannot replace in place: the clean copy is {fmt.upper()} but the file is {path.suffix}"
-                )
-            return path
-        target = output_path(path, path.suffix if same else f".{EXTENSIONS.get(fmt, fmt)}", self.out, self.out_dir)
-        if target.resolve() == path.resolve():
-            raise FileProblem("the output would replace the original; use --in-place to do that on purpose")
-        return target
-
-    def write(self, path: Path, data: bytes, fmt: str) -> Path:
-        target = self.target(path, fmt)
-        write_atomic(target, data, like=path, force=self.force or self.in_place)
-        return target
+def _check_paths(paths: list[Path], command: str) -> None:
+    for path in paths:
+        if path.name.lower() in FLAG_WORDS and not path.exists():
+            raise usage(f"anonymize {command}", f"flags take no value: write --force, not --force {path.name}")
 
 
-# One file's job: input bytes -> (output bytes, output format, JSON summary, line for humans).
-Job = Callable[[bytes], tuple[bytes, str, dict[str, Any], str]]
-
-
-def _run(paths: list[Path], job: Job, dest: Destination, quiet: bool) -> Batch:
-    """Run `job` on each file and write its output; one bad file never stops the others."""
-    batch = Batch()
-    progress = _progress(paths, quiet)
-    with progress or contextlib.nullcontext():
-        for path in progress.track(paths, description="Working") if progress else paths:
-            try:
-                data, fmt, info, line = job(read_input(path, LIMITS.max_bytes))
-                target = dest.write(path, data, fmt)
-            except (FileProblem, AnonymizerError) as exc:
-                batch.fail(path, str(exc), quiet)
-                continue
-            batch.done.append({"file": str(path), "output": str(target), **info})
-            if not quiet:
-                render.out.print(f"{path} -> {target}: {line}", soft_wrap=True)
-    return batch
-
-
-def _finish(batch: Batch, as_json: bool, verb: str) -> None:
-    if as_json:
-        render.print_json(
-            {"files": batch.done, "failed": batch.failed, "ok": len(batch.done), "failures": len(batch.failed)}
+def _check_single_output(out: Path | None, count: int, in_place: bool, command: str) -> None:
+    if out is not None and (count != 1 or in_place):
+        raise usage(
+            f"anonymize {command}", "-o/--output takes exactly one input and cannot be combined with --in-place"
         )
-    elif len(batch.done) + len(batch.failed) > 1:
-        render.out.print(f"{verb} {len(batch.done)} file(s), {len(batch.failed)} failed")
-    if batch.failed:
-        raise typer.Exit(1)
-
-
-def _check_single_output(out: Path | None, paths: list[Path], in_place: bool) -> None:
-    if out is not None and (len(paths) != 1 or in_place):
-        raise typer.BadParameter("-o/--output takes exactly one photo and cannot be combined with --in-place")
 
 
 def _strengths() -> str:
     """'1 to 12; default 3 for blur, 4 for pixelate', from the methods registry."""
+    from anonymizer import obscure
+
     ranges = {m.value: r for m in obscure.METHODS if (r := obscure.strength_range(m)) is not None}
     bounds = {(r.strongest, r.weakest) for r in ranges.values()}
     span = "; ".join(f"{low} to {high}" for low, high in sorted(bounds))
@@ -164,56 +109,103 @@ def _strengths() -> str:
 
 
 def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
-    if fmt is OutputFormat.SAME and out is not None and out.suffix.lower() in SUFFIX_FORMATS:
-        return OutputFormat(SUFFIX_FORMATS[out.suffix.lower()])
-    return fmt
+    """The output format: --format, or what -o's suffix names; a contradiction is refused before any work."""
+    if out is None:
+        return fmt
+    named = formats.by_suffix(out.suffix)
+    writable = ", ".join(f.extension for f in formats.writable())
+    if named is None or not named.writable:
+        what = f"{named.label} cannot be written" if named else f"'{out.suffix or '(no suffix)'}' names no format"
+        raise usage("anonymize clean", f"-o {out}: {what}; name it {writable}")
+    if fmt is not OutputFormat.SAME and fmt.value != named.name:
+        raise usage("anonymize clean", f"-o {out} names {named.label} but --format says {fmt.value}")
+    return OutputFormat(named.name)
+
+
+def _predict_strip(out: Path | None) -> batch.Predict:
+    def predict(fmt: Format) -> Format:
+        target = formats.FORMATS[fmt.stripped_as]
+        if out is not None and out.suffix.lower() not in target.suffixes:
+            raise FileProblem(f"-o {out}: strip writes {target.label} here; name it {target.extension}")
+        return target
+
+    return predict
+
+
+def _regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: Path | None) -> Regions:
+    from anonymizer import parse as parse_text
+    from anonymizer.regions import parse_regions_json
+
+    base = parse_regions_json(_read_option("--strokes", strokes, ITEM_LIMIT)) if strokes else Regions()
+    return Regions(
+        strokes=base.strokes,
+        boxes=base.boxes + tuple(parse_text.box(b) for b in boxes),
+        ellipses=base.ellipses + tuple(parse_text.ellipse(e) for e in ellipses),
+        polygons=base.polygons,
+        mask=_read_option("--mask", mask, LIMIT) if mask else base.mask,
+    )
+
+
+def _read_option(option: str, path: Path, limit: int) -> bytes:
+    try:
+        return read_input(path, limit)
+    except FileProblem as exc:
+        raise FileProblem(f"{option} {path}: {exc}") from None
 
 
 @app.command("clean")
 def clean_command(
-    photos: Photos,
+    paths: Paths,
     out: OutOption = None,
     out_dir: OutDirOption = None,
     force: ForceOption = False,
     in_place: InPlaceOption = False,
-    method: Annotated[Method, typer.Option(help="How faces and regions are obscured.")] = Method.BLUR,
+    method: Annotated[Method, typer.Option(help="How faces and regions are obscured.")] = CleanOptions.method,
     strength: Annotated[
         float | None, typer.Option(help=f"Cells across a region for blur/pixelate (fewer is stronger): {_strengths()}.")
     ] = None,
     color: Annotated[str, typer.Option("--color", help="Colour for fill and mask, #RRGGBB or R,G,B.")] = "#000000",
     no_faces: Annotated[
-        bool, typer.Option("--no-faces", help="Do not look for faces; obscure only the regions given.")
+        bool, flag("--no-faces", help="Do not look for faces; obscure only the regions given.")
     ] = False,
+    faces: Annotated[
+        Path | None,
+        typer.Option(help="Obscure these faces instead of detecting them: the JSON `detect --json` prints."),
+    ] = None,
     face_scale: Annotated[
         float, typer.Option(help="Grow each face box by this factor to cover hair, ears and chin.")
     ] = CleanOptions.face_scale,
     face_shape: Annotated[
         FaceShape, typer.Option(help="Shape drawn over each face: its box grown by --face-scale, or an ellipse in it.")
     ] = CleanOptions.face_shape,
-    detector: Annotated[str, typer.Option(help=f"Face detector: {', '.join(detector_names())}.")] = "default",
+    detector: Annotated[str, typer.Option(help="Face detector (see `anonymize detect --help`).")] = "default",
     strokes: Annotated[Path | None, typer.Option(help="Brush strokes/regions as JSON (see README).")] = None,
     box: Annotated[list[str] | None, typer.Option(help="Region to obscure as X,Y,W,H (repeatable).")] = None,
     ellipse: Annotated[list[str] | None, typer.Option(help="Ellipse to obscure as CX,CY,RX,RY (repeatable).")] = None,
     mask: Annotated[Path | None, typer.Option(help="Mask image, same size as the photo: white = obscure.")] = None,
-    background: Annotated[Background, typer.Option(help="Obscure everything that is not a person.")] = Background.KEEP,
+    background: Annotated[
+        Background, typer.Option(help="Obscure everything that is not a person.")
+    ] = CleanOptions.background,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="Output format; 'same' keeps the input's where writable.")
-    ] = OutputFormat.SAME,
-    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 92,
+    ] = CleanOptions.output_format,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = CleanOptions.quality,
     keep_icc: Annotated[
-        bool, typer.Option("--keep-icc", help="Keep the colour profile instead of converting to sRGB.")
+        bool, flag("--keep-icc", help="Keep the colour profile instead of converting to sRGB.")
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Obscure faces and marked regions, remove all metadata, and write NAME-clean.EXT next to each photo."""
-    paths = list(walk(photos))
-    _check_single_output(out, paths, in_place)
+    """Obscure faces and marked regions, remove all metadata, and write NAME-clean.EXT next to each file."""
+    _check_paths(paths, "clean")
+    selection = walk(paths)
+    _check_single_output(out, len(selection.files), in_place, "clean")
     try:
         options = CleanOptions(
             method=method,
             strength=strength,
-            fill_color=parse_text.colour(color),
-            detect_faces=not no_faces,
+            fill_color=_colour(color),
+            detect_faces=not no_faces and faces is None,
+            faces=_faces(faces),
             face_scale=face_scale,
             face_shape=face_shape,
             detector=detector,
@@ -223,102 +215,193 @@ def clean_command(
             quality=quality,
             keep_icc=keep_icc,
         )
-        if not no_faces:
-            get_detector(detector)
+        if options.detect_faces:
+            from anonymizer.faces import get_detector
+
+            get_detector(detector)  # a model that cannot load fails now, not once per file
     except (FileProblem, AnonymizerError) as exc:
         render.error("anonymize clean", str(exc))
-        raise typer.Exit(2) from None
+        raise typer.Exit(Exit.FILES if isinstance(exc, FileProblem) else for_error(exc)) from None
 
-    def job(data: bytes) -> tuple[bytes, str, dict[str, Any], str]:
+    def job(data: bytes, source: Format) -> tuple[bytes, Summary]:
+        from anonymizer import clean
+
         result = clean(data, options)
-        return result.data, result.format.name, summary.clean_result(result), render.clean_summary(result)
+        return result.data, result.summary()
 
-    dest = Destination(out=out, out_dir=out_dir, force=force, in_place=in_place)
-    batch = _run(paths, job, dest, as_json)
-    _finish(batch, as_json, "cleaned")
+    _batch(
+        paths,
+        selection,
+        job,
+        batch.Destination(out, out_dir, force, in_place),
+        lambda source: formats.output_for(source, options.output_format),
+        as_json,
+        "cleaned",
+    )
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    from anonymizer import parse as parse_text
+
+    return parse_text.colour(text)
+
+
+def _faces(path: Path | None) -> tuple[Any, ...] | None:
+    if path is None:
+        return None
+    from anonymizer.regions import parse_faces_json
+
+    return parse_faces_json(_read_option("--faces", path, ITEM_LIMIT))
+
+
+def _batch(
+    paths: list[Path],
+    selection: Any,
+    job: batch.Job,
+    dest: batch.Destination,
+    predict: batch.Predict,
+    as_json: bool,
+    verb: str,
+) -> None:
+    batch.nothing_to_do(selection, paths)
+    state = batch.Batch(quiet=as_json)
+    batch.skipped(selection, state)
+    batch.make_out_dir(dest.out_dir, as_json)
+    batch.finish(batch.run(selection, job, dest, predict, state), as_json, verb)
 
 
 @app.command("strip")
 def strip_command(
-    photos: Photos,
+    paths: Paths,
     out: OutOption = None,
     out_dir: OutDirOption = None,
     force: ForceOption = False,
     in_place: InPlaceOption = False,
     keep_icc: Annotated[
-        bool, typer.Option("--keep-icc", help="Keep the colour profile, unchanged, instead of removing it.")
+        bool,
+        flag("--keep-icc", help="Keep the colour profile (rebuilt with its colour tags only) instead of removing it."),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Remove metadata only (faces untouched), keeping the pixel data unchanged where the format allows."""
-    paths = list(walk(photos))
-    _check_single_output(out, paths, in_place)
+    _check_paths(paths, "strip")
+    selection = walk(paths)
+    _check_single_output(out, len(selection.files), in_place, "strip")
 
-    def job(data: bytes) -> tuple[bytes, str, dict[str, Any], str]:
+    def job(data: bytes, source: Format) -> tuple[bytes, Summary]:
+        from anonymizer import strip, strip_summary
+
         result = strip(data, keep_icc=keep_icc)
-        removed = len(result.removed.identifying)
-        info = {"lossless": result.lossless, "metadata_removed": removed, "notes": list(result.notes)}
-        how = "pixels untouched" if result.lossless else "re-encoded"
-        line = f"{removed} metadata item(s) removed, {how}" + "".join(f", {n}" for n in result.notes)
-        return result.data, result.format, info, line
+        return result.data, strip_summary(result)
 
-    _finish(_run(paths, job, Destination(out, out_dir, force, in_place), as_json), as_json, "stripped")
+    _batch(
+        paths,
+        selection,
+        job,
+        batch.Destination(out, out_dir, force, in_place),
+        _predict_strip(out),
+        as_json,
+        "stripped",
+    )
+
+
+ALLOWABLE = {c.value: c for c in Category if c not in (Category.STRUCTURE,)}
 
 
 @app.command("inspect")
 def inspect_command(
-    photos: Photos,
+    paths: Paths,
     as_json: JsonFlag = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit with 1 if anything identifying is found.")] = False,
-    show_all: Annotated[bool, typer.Option("--all", help="Also list the structural parts needed to decode.")] = False,
+    check: Annotated[bool, flag("--check", help="Exit with 1 if anything identifying is found.")] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --check, a category that may stay, e.g. 'colour profile' after strip --keep-icc (repeatable)."
+        ),
+    ] = None,
+    show_all: Annotated[bool, flag("--all", help="Also list the structural parts needed to decode.")] = False,
 ) -> None:
-    """Show what metadata each photo carries: where, what, and how identifying it is."""
+    """Show what metadata each file carries: where, what, and how identifying it is."""
+    _check_paths(paths, "inspect")
+    allowed = _allowed(allow or [])
+    selection = walk(paths)
+    batch.nothing_to_do(selection, paths)
+    state = batch.Batch(quiet=as_json)
+    batch.skipped(selection, state)
     reports: list[dict[str, Any]] = []
-    dirty = failed = 0
-    for path in walk(photos):
-        try:
-            report = inspect(read_input(path, LIMITS.max_bytes))
-        except (FileProblem, AnonymizerError) as exc:
-            failed += 1
-            reports.append({"file": str(path), "error": str(exc)})
-            if not as_json:
-                render.error(str(path), str(exc))
+    dirty = 0
+    for path in selection.files:
+        report = _inspect_one(path, state)
+        if report is None:
+            reports.append({"file": str(path), "error": state.failed[-1]["error"]})
             continue
-        dirty += not report.is_clean
+        from anonymizer import summary
+
+        dirty += any(f.category not in allowed for f in report.identifying)
         reports.append({"file": str(path), **summary.report(report)})
         if not as_json:
             render.report_table(str(path), report, show_all)
     if as_json:
-        render.print_json({"files": reports, "identifying": dirty, "failures": failed})
-    if failed:
-        raise typer.Exit(2)
+        render.print_json(
+            {"files": reports, "identifying": dirty, "failures": len(state.failed), "skipped": state.skipped}
+        )
+    if state.code is not Exit.OK:
+        raise typer.Exit(state.code)
     if check and dirty:
-        raise typer.Exit(1)
+        raise typer.Exit(Exit.FOUND)
+
+
+def _allowed(words: list[str]) -> frozenset[Category]:
+    unknown = [w for w in words if w.lower() not in ALLOWABLE]
+    if unknown:
+        raise usage("anonymize inspect", f"--allow {unknown[0]}: not a category; use one of {', '.join(ALLOWABLE)}")
+    return frozenset(ALLOWABLE[w.lower()] for w in words)
+
+
+def _inspect_one(path: Path, state: batch.Batch) -> Any:
+    from anonymizer import inspect
+
+    try:
+        return inspect(read_input(path, LIMIT))
+    except Exception as exc:  # noqa: BLE001 - one file's failure never stops the others (fail_with says why)
+        state.fail_with(path, exc)
+        return None
 
 
 @app.command("detect")
 def detect_command(
     photo: Annotated[Path, typer.Argument(help="The photo to look for faces in.")],
-    detector: Annotated[str, typer.Option(help=f"Face detector: {', '.join(detector_names())}.")] = "default",
-    preview: Annotated[Path | None, typer.Option(help="Write a PNG with the face boxes drawn.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing preview file.")] = False,
+    detector: Annotated[str, typer.Option(help="Face detector: default, fast, centerface, mediapipe ...")] = "default",
+    preview: Annotated[Path | None, typer.Option(help="Write a PNG (.png) with the face boxes drawn.")] = None,
+    force: ForceOption = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List the faces found in a photo (boxes in the upright image), optionally drawn on a preview."""
+    from anonymizer import detect, summary
+    from anonymizer.faces import get_detector
+    from anonymizer.preview import draw
+
+    from .files import check_destination, write_atomic
+
+    if preview is not None and preview.suffix.lower() not in formats.FORMATS["png"].suffixes:
+        raise usage("anonymize detect", f"--preview {preview}: the preview is a PNG; name it .png")
+    state = batch.Batch(quiet=as_json)
     try:
-        data = read_input(photo, LIMITS.max_bytes)
+        if preview is not None:
+            check_destination(preview, force)
+        data = read_input(photo, LIMIT)
         result = detect(data, get_detector(detector))
         if preview is not None:
             write_atomic(preview, draw(data, result.faces), like=photo, force=force)
-    except (FileProblem, AnonymizerError) as exc:
-        render.error(str(photo), str(exc))
-        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - reported on one line with the exit code of its kind
+        state.fail_with(photo, exc)
+        raise typer.Exit(state.code) from None
     if as_json:
         render.print_json({"file": str(photo), **summary.detect_result(result)})
     else:
         render.faces_table(str(photo), result)
         if preview is not None:
-            render.out.print(f"preview written to {preview}")
+            render.line(f"preview written to {preview}")
 
 
 @app.command("demo")
@@ -328,22 +411,26 @@ def demo_command(
     ),
 ) -> None:
     """Clean the sample portrait shipped with the tool and show what was found and removed."""
+    from anonymizer import clean, inspect
     from anonymizer.sample import sample_photo
 
+    from .files import write_atomic
+
     data = sample_photo()
+    state = batch.Batch()
+    original = out_dir / "sample.jpg"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        original = out_dir / "sample.jpg"
         write_atomic(original, data, force=True)
         render.report_table("sample.jpg (before)", inspect(data))
         result = clean(data)
         target = out_dir / "sample-clean.jpg"
         write_atomic(target, result.data, like=original, force=True)
         render.report_table("sample-clean.jpg (after)", inspect(result.data))
-    except (FileProblem, AnonymizerError, OSError) as exc:
-        render.error("demo", str(exc))
-        raise typer.Exit(1) from None
-    render.out.print(f"{original} -> {target}: {render.clean_summary(result)}", soft_wrap=True)
+    except Exception as exc:  # noqa: BLE001 - reported on one line with the exit code of its kind
+        state.fail_with(Path("demo"), FileProblem(str(exc)) if isinstance(exc, OSError) else exc)
+        raise typer.Exit(state.code) from None
+    render.line(f"{original} -> {target}: {result.summary().line()}")
 
 
 @app.command("serve")
@@ -365,12 +452,21 @@ def serve_command(
         settings = Settings.from_env(host=host, port=port, workers=workers, allowed_origins=tuple(allowed_origin or ()))
     except AnonymizerError as exc:
         render.error("anonymize serve", str(exc))
-        raise typer.Exit(2) from None
+        raise typer.Exit(Exit.USAGE) from None
     url = settings.base_url
-    render.out.print(f"page: {url}/   API docs: {url}/docs   (Ctrl-C to stop)")
+    render.line(f"page: {url}/   API docs: {url}/docs   (Ctrl-C to stop)")
     serve(settings)
 
 
 def run() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: the last-resort handler (one line, no traceback unless --debug)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        render.error("anonymize", "interrupted; nothing partial was left behind")
+        raise SystemExit(Exit.INTERRUPTED) from None
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug of ours, reported on one line
+        if batch.DEBUG["on"]:
+            traceback.print_exception(exc)
+        render.error("anonymize", f"internal error ({type(exc).__name__}: {exc}); run with --debug and report it")
+        raise SystemExit(Exit.INTERNAL) from None

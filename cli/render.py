@@ -7,9 +7,10 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from anonymizer import CleanResult, DetectResult, Report, Risk
+from anonymizer import DetectResult, Report, Risk
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -22,7 +23,18 @@ def print_json(payload: Any) -> None:
 
 
 def error(name: str, message: str) -> None:
-    err.print(f"[bold red]error[/] {name}: {message}", soft_wrap=True)
+    """One line on stderr; the name and message are shown as they are (square brackets included)."""
+    err.print(f"[bold red]error[/] {escape(name)}: {escape(message)}", soft_wrap=True)
+
+
+def line(text: str) -> None:
+    """A plain line on stdout: text from files and users is never read as markup."""
+    out.print(escape(text), soft_wrap=True)
+
+
+def note(text: str) -> None:
+    """A plain line on stderr (what the tool did on the side: a folder created, files skipped)."""
+    err.print(escape(text), soft_wrap=True)
 
 
 def report_table(name: str, report: Report, show_all: bool = False) -> None:
@@ -30,41 +42,30 @@ def report_table(name: str, report: Report, show_all: bool = False) -> None:
     hidden = len(report.findings) - len(shown)
     structure = f" ({hidden} structural part(s) needed to decode the image not shown)" if hidden else ""
     if not shown:
-        out.print(f"[bold green]{name}[/]: {report.format.upper()}, no metadata found{structure}")
+        out.print(f"[bold green]{escape(name)}[/]: {report.format.upper()}, no metadata found{structure}")
         return
-    table = Table(title=f"{name} ({report.format.upper()})", title_justify="left", show_lines=False)
+    table = Table(title=f"{escape(name)} ({report.format.upper()})", title_justify="left", show_lines=False)
     for column in ("category", "risk", "what", "where"):
         table.add_column(column)
     for f in sorted(shown, key=lambda f: -f.level):
         style = RISK_STYLE[f.level]
-        table.add_row(f.category.value, f"[{style}]{f.level.name.lower()}[/]", f.what, f.where)
+        table.add_row(f.category.value, f"[{style}]{f.level.name.lower()}[/]", escape(f.what), escape(f.where))
     out.print(table)
     verdict = (
         "[bold green]nothing identifying[/]"
         if report.is_clean
         else f"[bold red]{len(report.identifying)} identifying item(s)[/]"
     )
-    out.print(f"{name}: {verdict}{structure}")
+    out.print(f"{escape(name)}: {verdict}{structure}")
 
 
 def faces_table(name: str, result: DetectResult) -> None:
-    table = Table(title=f"{name}: {len(result.faces)} face(s) in {result.width}x{result.height}", title_justify="left")
+    table = Table(
+        title=f"{escape(name)}: {len(result.faces)} face(s) in {result.width}x{result.height}", title_justify="left"
+    )
     for column in ("#", "x", "y", "w", "h", "score", "detector"):
         table.add_column(column, justify="right" if column not in ("detector",) else "left")
     for i, det in enumerate(result.faces, start=1):
         b = det.box
         table.add_row(str(i), f"{b.x:.0f}", f"{b.y:.0f}", f"{b.w:.0f}", f"{b.h:.0f}", f"{det.score:.2f}", det.source)
     out.print(table)
-
-
-def clean_summary(result: CleanResult) -> str:
-    """One line for humans: what was obscured and removed."""
-    removed = len(result.removed.identifying) if result.removed is not None else 0
-    parts = [f"{len(result.faces)} face(s) obscured"]
-    if result.regions_obscured and not result.faces:
-        parts.append("regions obscured")
-    parts.append(f"{removed} metadata item(s) removed")
-    if result.orientation_applied != 1:
-        parts.append(f"rotated upright (EXIF orientation {result.orientation_applied})")
-    parts.extend(result.notes)
-    return ", ".join(parts)

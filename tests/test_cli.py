@@ -73,7 +73,7 @@ def test_never_overwrites_without_force(photo: Path) -> None:
     target = photo.with_name("photo-clean.jpg")
     target.write_bytes(b"keep me")
     code, _, err = invoke("clean", photo)
-    assert code == 1 and "--force" in err and target.read_bytes() == b"keep me"
+    assert code == 6 and "--force" in err and target.read_bytes() == b"keep me"  # checked before any work
     code, _, _ = invoke("clean", photo, "--force")
     assert code == 0 and target.read_bytes() != b"keep me"
 
@@ -114,7 +114,7 @@ def test_bad_files_in_a_batch(tmp_path: Path, photo: Path) -> None:
     truncated = tmp_path / "cut.jpg"
     truncated.write_bytes(photo.read_bytes()[:5000])
     code, out, err = invoke("clean", junk, truncated, photo)
-    assert code == 1
+    assert code == 3  # input errors; the batch went on
     assert "Traceback" not in out + err
     lines = [line for line in err.splitlines() if line.strip()]
     assert any("junk.jpg" in line and "not an image" in line for line in lines)
@@ -128,7 +128,7 @@ def test_symlink_refused(tmp_path: Path, photo: Path) -> None:
     link = tmp_path / "link.jpg"
     link.symlink_to(photo)
     code, _, err = invoke("clean", link)
-    assert code == 1 and "symbolic link" in err
+    assert code == 6 and "symbolic link" in err
     assert not (tmp_path / "link-clean.jpg").exists()
 
 
@@ -222,14 +222,14 @@ def test_strip_output_options(photo: Path, tmp_path: Path) -> None:
 def test_in_place_refuses_a_format_change(photo: Path) -> None:
     before = photo.read_bytes()
     code, _, err = invoke("clean", photo, "--in-place", "--format", "png")
-    assert code == 1 and "in place" in err
+    assert code == 6 and "in place" in err
     assert photo.read_bytes() == before
 
 
 def test_output_never_replaces_the_original(photo: Path) -> None:
     before = photo.read_bytes()
     code, _, err = invoke("clean", photo, "-o", photo, "--force")
-    assert code == 1 and "original" in err
+    assert code == 6 and "original" in err
     assert photo.read_bytes() == before
 
 

@@ -464,7 +464,7 @@ def test_in_place_keeps_the_original_when_verification_fails(photo: Path, monkey
 
     monkeypatch.setattr(pipeline, "_verify_output", refuse)
     code, out = cli(*CLEAN, "--in-place", photo)
-    assert code == 1 and "nothing was written" in out
+    assert code == 4 and "nothing was written" in out
     assert photo.read_bytes() == original and listing(photo.parent) == ["photo.jpg"]
 
 
@@ -501,8 +501,8 @@ def test_fifo_input_is_refused_without_hanging(tmp_path: Path) -> None:
     result = in_thread(lambda: files.read_input(fifo, 1000))
     assert isinstance(result, files.FileProblem) and "not a regular file" in str(result)
     code, out = in_thread(lambda: cli(*CLEAN, fifo))  # type: ignore[misc]
-    assert code == 1 and "not a regular file" in out
-    assert in_thread(lambda: cli("clean", "--no-faces", tmp_path))[0] == 0  # type: ignore[index]
+    assert code == 6 and "not a regular file" in out
+    assert in_thread(lambda: cli("clean", "--no-faces", tmp_path))[0] == 3  # type: ignore[index]
     assert listing(tmp_path) == ["photo.jpg"]
 
 
@@ -532,17 +532,17 @@ def test_special_files_and_symlinks_as_output_are_refused(tmp_path: Path, photo:
     fifo = tmp_path / "out.jpg"
     os.mkfifo(fifo)
     code, out = in_thread(lambda: cli(*CLEAN, photo, "-o", fifo, "--force"))  # type: ignore[misc]
-    assert code == 1 and "not a regular file" in out
+    assert code == 6 and "not a regular file" in out
     elsewhere = tmp_path / "elsewhere.jpg"
     elsewhere.write_bytes(b"do not touch")
     link = tmp_path / "link-out.jpg"
     link.symlink_to(elsewhere)
     for extra in ((), ("--force",)):
         code, out = cli(*CLEAN, photo, "-o", link, *extra)
-        assert code == 1 and "symbolic link" in out
+        assert code == 6 and "symbolic link" in out
     assert elsewhere.read_bytes() == b"do not touch" and link.is_symlink()
     code, out = cli(*CLEAN, Path("/dev/null"))
-    assert code == 1 and "not a regular file" in out
+    assert code == 6 and "not a regular file" in out
 
 
 def test_symlinked_folders_and_files_are_not_followed_by_a_folder_walk(tmp_path: Path, photo: Path) -> None:
@@ -554,7 +554,7 @@ def test_symlinked_folders_and_files_are_not_followed_by_a_folder_walk(tmp_path:
     (inside / "linked-folder").symlink_to(outside, target_is_directory=True)
     (inside / "linked.jpg").symlink_to(outside / "secret.jpg")
     code, _ = cli(*CLEAN, inside)
-    assert code == 0 and listing(outside) == ["secret.jpg"] and listing(inside) == ["linked-folder", "linked.jpg"]
+    assert code == 3 and listing(outside) == ["secret.jpg"] and listing(inside) == ["linked-folder", "linked.jpg"]
 
 
 # --- obscuring odd shapes --------------------------------------------------------------------------------------
