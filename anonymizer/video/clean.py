@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import av
 import numpy as np
@@ -35,7 +35,7 @@ from ..metadata import Report
 from ..options import Background, CleanOptions
 from ..types import Box, Detection, Regions
 from . import frames as fr
-from .tracking import Schedule, SceneCuts, Tracker
+from .tracking import SceneCuts, Schedule, Tracker
 
 #: frames between two runs of the full detector (and the least look-ahead that still bridges them)
 FULL_EVERY = 12
@@ -155,7 +155,7 @@ class _Cleaner:
         self.full = (detector or get_detector(options.clean.detector)) if self.detect_faces else None
         self.light = (detector or light_detector()) if self.detect_faces else None
         self.window: deque[fr.Frame] = deque()
-        self.pending_audio: list[av.Packet] = []
+        self.pending_audio: list[av.Packet[Any]] = []
         self.encoder: fr.Sink | None = None
         self.tracker: Tracker | None = None
         self.schedule = Schedule(FULL_EVERY, LIGHT_EVERY)
@@ -168,7 +168,7 @@ class _Cleaner:
 
     # -------------------------------------------------------------- input
 
-    def audio(self, packet: av.Packet) -> None:
+    def audio(self, packet: av.Packet[Any]) -> None:
         if self.encoder is None:
             self.pending_audio.append(packet)
         else:
@@ -324,6 +324,7 @@ def _run(
         try:
             _feed(source, cleaner, keep, progress, cancel)
             cleaner.finish()
+            fr.drop_user_data(sink)
         except av.FFmpegError as exc:
             cleaner.abort()
             raise VerificationError(f"the clean video could not be written ({type(exc).__name__})") from exc

@@ -12,11 +12,12 @@ PyAV's exceptions are translated here, at the one boundary with FFmpeg, into the
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import av
 import av.bitstream
@@ -126,7 +127,7 @@ class Source:
     def audio_stream(self) -> av.AudioStream | None:
         return self._audio
 
-    def events(self, with_audio: bool) -> Iterator[Frame | av.Packet]:
+    def events(self, with_audio: bool) -> Iterator[Frame | av.Packet[Any]]:
         """Upright frames and (with_audio) the audio packets, in file order."""
         wanted = [self._video, self._audio] if with_audio and self._audio is not None else [self._video]
         index, last = 0, None
@@ -160,7 +161,8 @@ class Source:
             self.rotation = (4 - turns) % 4 * 90
         elif (4 - turns) % 4 * 90 != self.rotation:
             raise UnsupportedFormatError(f"frame {index} changes the video's rotation; that is not supported")
-        return Frame(index, upright(decoded.to_ndarray(format="rgb24"), turns), int(pts), duration)
+        rgb = np.asarray(decoded.to_ndarray(format="rgb24"), np.uint8)
+        return Frame(index, upright(rgb, turns), int(pts), duration)
 
     def _check_complete(self, decoded: int) -> None:
         expected = self.info.frames
@@ -235,13 +237,13 @@ class Sink:
         frame.pts, frame.duration, frame.time_base = pts, duration, self._settings.time_base
         self._mux_video(self._video.encode(frame))
 
-    def _mux_video(self, packets: list[av.Packet]) -> None:
+    def _mux_video(self, packets: list[av.Packet[Any]]) -> None:
         for packet in packets:
             for clean in self._filter.filter(packet):
                 clean.stream = self._video
                 self._out.mux(clean)
 
-    def copy_audio(self, packet: av.Packet) -> None:
+    def copy_audio(self, packet: av.Packet[Any]) -> None:
         if self._audio is not None:
             packet.stream = self._audio
             self._out.mux(packet)
@@ -255,10 +257,47 @@ class Sink:
         self._out.close()
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(av.FFmpegError):  # the caller empties the sink; what was left unwritten is moot
             self._out.close()
-        except av.FFmpegError:
-            pass  # the sink is emptied by the caller; what the muxer had left to write does not matter
+
+
+def _boxes(sink: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """(type, box start, payload start, box end) of the ISO BMFF boxes between `start` and `end`."""
+    offset = start
+    while offset + 8 <= end:
+        sink.seek(offset)
+        head = sink.read(16)
+        size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+        body = offset + 8
+        if size == 1:
+            size, body = int.from_bytes(head[8:16], "big"), offset + 16
+        elif size == 0:
+            size = end - offset
+        if size < body - offset or offset + size > end:
+            raise VerificationError("the clean video's boxes do not add up; nothing was written")
+        yield kind, offset, body, offset + size
+        offset += size
+
+
+def drop_user_data(sink: BinaryIO) -> None:
+    """Remove the movie's `udta` box (FFmpeg's MP4 muxer always writes one, holding an empty `meta`), in place.
+
+    The muxer writes `moov` last, after the media data, so `moov` is rewritten without it and the file cut
+    short: no sample offset moves."""
+    end = sink.seek(0, 2)
+    top = list(_boxes(sink, 0, end))
+    if not top or top[-1][0] != b"moov":
+        raise VerificationError("the clean video's movie header is not at its end; nothing was written")
+    _, start, body, stop = top[-1]
+    kept = bytearray()
+    for child, child_start, _, child_end in list(_boxes(sink, body, stop)):
+        if child != b"udta":
+            sink.seek(child_start)
+            kept += sink.read(child_end - child_start)
+    sink.seek(start)
+    sink.write((8 + len(kept)).to_bytes(4, "big") + b"moov" + bytes(kept))
+    sink.truncate()
+    sink.seek(0)
 
 
 # ---------------------------------------------------------------- reading back

@@ -30,8 +30,10 @@ from ..types import Box, Detection
 
 #: a detection matches a predicted box with at least this IoU ...
 MATCH_IOU = 0.2
-#: ... or, failing that, when their centres are within this many face widths and their sizes within 2x
+#: ... or, failing that, when their sizes are within 2x and their centres within this many face sizes, plus
+#: this many face sizes per frame since the last sighting (more for a track whose motion is not known yet)
 MATCH_CENTRE = 0.8
+MATCH_DRIFT = (0.7, 0.25)  # motion unknown (one sighting), motion known
 #: a box carried over frames where the face was not seen grows by this share per frame, up to MAX_GROWTH
 GROWTH_PER_FRAME = 0.04
 MAX_GROWTH = 1.8
@@ -50,6 +52,11 @@ class _Track:
     first_box: Box
     hits: int = 1
     velocity: tuple[float, float, float] = (0.0, 0.0, 1.0)  # dx, dy per frame, size factor per frame
+
+    def reach(self, frame: int) -> float:
+        """How far (px) from the predicted centre a detection in `frame` may be and still be this face."""
+        drift = MATCH_DRIFT[0] if self.hits == 1 else MATCH_DRIFT[1]
+        return max(self.box.w, self.box.h) * (MATCH_CENTRE + drift * (frame - self.frame))
 
     def predict(self, frame: int) -> Box:
         steps = frame - self.frame
@@ -72,14 +79,14 @@ def _union(a: Box, b: Box) -> Box:
     return Box(x0, y0, max(a.x + a.w, b.x + b.w) - x0, max(a.y + a.h, b.y + b.h) - y0)
 
 
-def _close(pred: Box, det: Box) -> bool:
-    size = max(pred.w, pred.h, det.w, det.h)
+def _close(pred: Box, det: Box, reach: float) -> bool:
     ratio = max(pred.w, det.w) / max(1e-6, min(pred.w, det.w))
-    return ratio <= 2.0 and np.hypot(pred.cx - det.cx, pred.cy - det.cy) <= MATCH_CENTRE * size
+    return ratio <= 2.0 and float(np.hypot(pred.cx - det.cx, pred.cy - det.cy)) <= reach
 
 
-def match(predicted: Sequence[Box], found: Sequence[Box]) -> list[tuple[int, int]]:
-    """Pairs (track, detection): greedily by IoU first, then the remaining ones by closeness of centres."""
+def match(predicted: Sequence[Box], found: Sequence[Box], reach: Sequence[float]) -> list[tuple[int, int]]:
+    """Pairs (track, detection): greedily by IoU first, then the remaining ones by closeness of centres (within
+    each track's `reach`, in pixels)."""
     pairs: list[tuple[int, int]] = []
     if not predicted or not found:
         return pairs
@@ -94,7 +101,7 @@ def match(predicted: Sequence[Box], found: Sequence[Box]) -> list[tuple[int, int
             free_t.discard(t)
             free_d.discard(d)
     for t in sorted(free_t):
-        near = [d for d in free_d if _close(predicted[t], found[d])]
+        near = [d for d in free_d if _close(predicted[t], found[d], reach[t])]
         if near:
             best = min(near, key=lambda d: np.hypot(predicted[t].cx - found[d].cx, predicted[t].cy - found[d].cy))
             pairs.append((t, best))
@@ -124,7 +131,8 @@ class Tracker:
             self._tracks.clear()
             self._cut = frame
         found = [d.box for d in detections or ()]
-        pairs = match([t.predict(frame) for t in self._tracks], found)
+        reach = [t.reach(frame) for t in self._tracks]
+        pairs = match([t.predict(frame) for t in self._tracks], found, reach)
         for t, d in pairs:
             self._sighted(self._tracks[t], frame, found[d])
         matched_t, matched_d = {t for t, _ in pairs}, {d for _, d in pairs}
@@ -168,7 +176,12 @@ class Tracker:
             (box.w / max(track.box.w, 1e-6)) ** (1 / gap),
         )
         a = VELOCITY_BLEND if track.hits > 1 else 1.0
-        track.velocity = tuple(a * n + (1 - a) * o for n, o in zip(step, track.velocity, strict=True))  # type: ignore[assignment]
+        old = track.velocity
+        track.velocity = (
+            a * step[0] + (1 - a) * old[0],
+            a * step[1] + (1 - a) * old[1],
+            a * step[2] + (1 - a) * old[2],
+        )
         track.frame, track.box, track.hits = frame, box, track.hits + 1
         self._put(frame, track.id, box)
         if track.hits == 2:
@@ -223,10 +236,10 @@ class SceneCuts:
 
     def __call__(self, rgb: NDArray[np.uint8]) -> bool:
         height, width = rgb.shape[:2]
-        thumb = cv2.resize(rgb, (THUMB_WIDTH, max(1, round(THUMB_WIDTH * height / width))), interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
-        hist = np.asarray(cv2.normalize(hist, None), np.float32)
+        size = (THUMB_WIDTH, max(1, round(THUMB_WIDTH * height / width)))
+        hsv = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
+        counts = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
+        hist = np.asarray(cv2.normalize(counts, None), np.float32)
         last, self._last = self._last, hist
         return last is not None and cv2.compareHist(last, hist, cv2.HISTCMP_CORREL) < CUT_CORRELATION
 
