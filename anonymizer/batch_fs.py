@@ -54,10 +54,11 @@ class Root:
     def exists(self, rel: str) -> bool:
         return bool(self.fs.get_file_info(self.path(rel)).type == pafs.FileType.File)
 
-    def read(self, rel: str, limit: int) -> bytes:
-        """At most `limit` bytes from the start of the file."""
-        with self.fs.open_input_stream(self.path(rel)) as stream:
-            return bytes(stream.read(limit))
+    def read(self, rel: str, limit: int | None = None) -> bytes:
+        """The file's bytes, or at most `limit` of them from its start (allocating no more than the file holds)."""
+        with self.fs.open_input_file(self.path(rel)) as file:
+            size = int(file.size())
+            return bytes(file.read(size if limit is None else min(size, limit)))
 
     def write_atomic(self, rel: str, data: bytes) -> None:
         """Write `data` under a temporary name beside `rel`, then move it over `rel`."""
@@ -75,6 +76,14 @@ class Root:
 
     def delete(self, rel: str) -> None:
         self.fs.delete_file(self.path(rel))
+
+    def remove_empty_dir(self, rel: str) -> None:
+        """Remove the folder `rel` if it exists and holds nothing."""
+        path = self.path(rel)
+        if self.fs.get_file_info(path).type == pafs.FileType.Directory and not self.fs.get_file_info(
+            pafs.FileSelector(path, recursive=False)
+        ):
+            self.fs.delete_dir(path)
 
     def sweep_temporaries(self) -> int:
         """Remove temporary outputs left by workers that died mid-write; how many there were."""

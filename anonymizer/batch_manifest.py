@@ -97,7 +97,7 @@ def _part_names(root: Root) -> list[str]:
 
 
 def _read_text(root: Root, rel: str) -> str:
-    return root.read(rel, 1 << 40).decode("utf-8", errors="replace")
+    return root.read(rel).decode("utf-8", errors="replace")
 
 
 def load(root: Root) -> dict[str, Record]:
@@ -143,5 +143,6 @@ class ManifestWriter:
         self.root.write_atomic(MANIFEST_NAME, text.encode("utf-8"))
         for rel in _part_names(self.root):  # ours, and those of an earlier run that load() already merged
             self.root.delete(rel)
+        self.root.remove_empty_dir(PARTS_DIR)
         return self.root.path(MANIFEST_NAME)
 
