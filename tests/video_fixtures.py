@@ -118,3 +118,17 @@ def frame_count(data: bytes) -> int:
     """Decoded frames of the first video stream."""
     with av.open(io.BytesIO(data)) as src:
         return sum(1 for _ in src.decode(video=0))
+
+
+def frame_digests(data: bytes) -> list[str]:
+    """SHA-256 of each decoded frame of the first video stream (its planes' bytes), in order."""
+    import hashlib
+
+    with av.open(io.BytesIO(data)) as src:
+        return [hashlib.sha256(b"".join(bytes(p) for p in frame.planes)).hexdigest()
+                for frame in src.decode(video=0)]
+
+
+def top_box(kind: bytes, payload: bytes) -> bytes:
+    """An ISO BMFF box to append to or splice into a clip."""
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload

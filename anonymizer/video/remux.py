@@ -44,14 +44,15 @@ class Plan:
 
 def plan(src: BinaryIO, top: TopLevel, limits: Limits) -> Plan:
     """Read the movie and decide what to keep; refuse what cannot be stripped losslessly."""
-    if top.problem:
-        raise CorruptImageError(f"the file is damaged: {top.problem}")
+    # Bytes after the last whole box (a trailer, or a box cut short) are left behind; a cut that reaches into
+    # the movie or the samples is refused below (no moov, or samples past the end of the file).
     kinds = [b.kind for b in top.boxes]
     if FRAGMENTS.intersection(kinds):
         raise UnsupportedFormatError("fragmented MP4 (moof) cannot be stripped yet; remux it to a plain MP4 first")
     moovs = [b for b in top.boxes if b.kind == b"moov"]
     if len(moovs) != 1:
-        raise CorruptImageError(f"the file has {len(moovs)} movie boxes (moov); exactly one is needed")
+        why = f" ({top.problem})" if top.problem else ""
+        raise CorruptImageError(f"the file has {len(moovs)} movie boxes (moov); exactly one is needed{why}")
     ftyp = next((b for b in top.boxes if b.kind == b"ftyp"), None)
     brands = read_payload(src, ftyp, limits) if ftyp is not None else b"qt  \x00\x00\x00\x00qt  "
     data = read_payload(src, moovs[0], limits)

@@ -88,6 +88,8 @@ def udta(data: bytes, parent: Box, where: str, base: int, parsed: Parsed, depth:
         payload = data[box.body : box.end]
         if box.kind == b"meta":
             meta(data, box, here, base, parsed, depth + 1)
+        elif box.kind == b"udta":
+            udta(data, box, here, base, parsed, depth + 1)
         elif box.kind == b"XMP_":
             xmp.findings(payload, here, parsed)
         elif box.kind in (b"free", b"skip") and not payload.strip(b"\x00"):
