@@ -148,5 +148,5 @@ def test_unplayable_quicktime_is_refused_with_one_line() -> None:
 
 @pytest.mark.parametrize("name", ["mkv_tags_exiftool.mkv", "avi_riff_info_exiftool.avi"])
 def test_matroska_and_avi_strip_refused(name: str) -> None:
-    with open(corpus(name), "rb") as src, pytest.raises(UnsupportedFormatError, match="MKV|AVI"):
+    with open(corpus(name), "rb") as src, pytest.raises(UnsupportedFormatError, match=r"MKV|AVI"):
         strip_video(src, io.BytesIO())

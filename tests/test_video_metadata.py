@@ -236,5 +236,5 @@ def test_matroska_and_avi_inspected_and_refused(container: str) -> None:
     report = inspect_bytes(clip)
     assert found(report, Category.IDENTITY, "Jane's birthday")
     assert found(report, Category.SOFTWARE, "Lavf")
-    with pytest.raises(UnsupportedFormatError, match="MKV|AVI"):
+    with pytest.raises(UnsupportedFormatError, match=r"MKV|AVI"):
         strip_video(io.BytesIO(clip), io.BytesIO())
