@@ -38,6 +38,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain help: no "<bool>" after flags (the rich renderer shows one even for -h)
 )
 
 LIMIT = batch.LIMIT_BYTES
