@@ -151,6 +151,8 @@ class _Cleaner:
 
     def __init__(self, source: fr.Source, sink: BinaryIO, options: VideoCleanOptions, detector: Detector | None):
         self.source, self.sink_io, self.options = source, sink, options
+        self.progress: ProgressFn | None = None
+        self.cancel: threading.Event | None = None
         self.detect_faces = options.clean.faces is None and options.clean.detect_faces
         self.full = (detector or get_detector(options.clean.detector)) if self.detect_faces else None
         self.light = (detector or light_detector()) if self.detect_faces else None
@@ -175,8 +177,8 @@ class _Cleaner:
             self.encoder.copy_audio(packet)
         self.stats.audio_packets += 1
 
-    def frame(self, frame: fr.Frame) -> int:
-        """Take one decoded frame; returns how many frames were written so far."""
+    def frame(self, frame: fr.Frame) -> None:
+        """Take one decoded frame; the oldest one leaves the window when it is full."""
         if self.encoder is None:
             self._open(frame)
         assert self.tracker is not None
@@ -185,7 +187,6 @@ class _Cleaner:
         self.window.append(frame)
         while len(self.window) > self.lookahead:
             self._emit(self.window.popleft())
-        return self.stats.frames
 
     def _open(self, first: fr.Frame) -> None:
         height, width = first.rgb.shape[:2]
@@ -214,6 +215,8 @@ class _Cleaner:
 
     def _emit(self, frame: fr.Frame) -> None:
         assert self.encoder is not None and self.tracker is not None
+        if self.cancel is not None and self.cancel.is_set():
+            raise CancelledError("cancelled; nothing was written")
         seconds = frame.seconds(self.source.info.time_base)
         pixels = segmentation.obscure_background(frame.rgb, self.options.clean)
         anchors = self._anchors(frame, (pixels.shape[1], pixels.shape[0]))
@@ -235,6 +238,8 @@ class _Cleaner:
         stats.end = max(stats.end, float((frame.pts + frame.duration) * self.source.info.time_base))
         if stats.frames % 256 == 0:
             self._forget_noise()
+        if self.progress is not None:
+            self.progress(stats.frames, self.source.info.frames)
 
     def _anchors(self, frame: fr.Frame, size: tuple[int, int]) -> list[obscure.Anchor]:
         assert self.tracker is not None
@@ -321,8 +326,9 @@ def _run(
     keep = options.audio is AudioMode.KEEP
     with fr.Source(src, options.clean.limits) as source:
         cleaner = _Cleaner(source, sink, options, detector)
+        cleaner.progress, cleaner.cancel = progress, cancel
         try:
-            _feed(source, cleaner, keep, progress, cancel)
+            _feed(source, cleaner, keep, cancel)
             cleaner.finish()
             fr.drop_user_data(sink)
         except av.FFmpegError as exc:
@@ -336,21 +342,12 @@ def _run(
     return _result(src, cleaner, info, rotation, carried, options)
 
 
-def _feed(
-    source: fr.Source,
-    cleaner: _Cleaner,
-    keep: bool,
-    progress: ProgressFn | None,
-    cancel: threading.Event | None,
-) -> None:
-    total = source.info.frames
+def _feed(source: fr.Source, cleaner: _Cleaner, keep: bool, cancel: threading.Event | None) -> None:
     for event in source.events(with_audio=keep):
         if cancel is not None and cancel.is_set():
             raise CancelledError("cancelled; nothing was written")
         if isinstance(event, fr.Frame):
-            done = cleaner.frame(event)
-            if progress is not None and done:
-                progress(done, total)
+            cleaner.frame(event)
         else:
             cleaner.audio(event)
     if cancel is not None and cancel.is_set():

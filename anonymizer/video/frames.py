@@ -213,9 +213,11 @@ class Sink:
             self._out.close()
             raise
         self._settings = settings
+        self._durations: dict[int, int] = {}  # pts -> duration of frames given to the encoder, not yet muxed
 
     def _add_video(self, s: EncodeSettings) -> av.VideoStream:
-        options = {"crf": str(s.quality), "preset": X264_PRESET, "flags": "+bitexact"}
+        # no B-frames: samples stay in presentation order, so each keeps its own duration (variable frame rate)
+        options = {"crf": str(s.quality), "preset": X264_PRESET, "flags": "+bitexact", "bf": "0"}
         stream = self._out.add_stream("libx264", rate=s.rate, options=options)
         stream.width, stream.height = s.width, s.height
         stream.pix_fmt = "yuv420p" if s.width % 2 == 0 and s.height % 2 == 0 else "yuv444p"
@@ -235,10 +237,13 @@ class Sink:
     def write(self, rgb: RGB, pts: int, duration: int) -> None:
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts, frame.duration, frame.time_base = pts, duration, self._settings.time_base
+        self._durations[pts] = duration
         self._mux_video(self._video.encode(frame))
 
     def _mux_video(self, packets: list[av.Packet[Any]]) -> None:
         for packet in packets:
+            if packet.pts is not None and packet.pts in self._durations:  # libx264 guesses it from the frame rate
+                packet.duration = self._durations.pop(packet.pts)
             for clean in self._filter.filter(packet):
                 clean.stream = self._video
                 self._out.mux(clean)
