@@ -255,7 +255,7 @@ def test_options_are_validated() -> None:
 def test_progress_is_reported_and_cancel_leaves_an_empty_sink() -> None:
     data = make_clip(3.0, 10, (64, 48), audio=True)
     calls: list[tuple[int, int]] = []
-    _, result = clean(data, still(), progress=lambda done, total: calls.append((done, total)))
+    clean(data, still(), progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (30, 30) and [c[0] for c in calls] == sorted(c[0] for c in calls)
     cancel = threading.Event()
     sink = io.BytesIO(b"stale bytes")
