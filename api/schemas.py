@@ -202,8 +202,9 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     """A form field's schema with $refs inlined and `null` dropped: in a form, null is an absent field."""
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):  # the field's own default and description stay
+            siblings = {k: _inline_refs(v, defs) for k, v in node.items() if k != "$ref"}
+            return {**_inline_refs(defs[ref.removeprefix("#/$defs/")], defs), **siblings}
         options = [o for o in node.get("anyOf", ()) if o != {"type": "null"}]
         if len(options) == 1:
             rest = {k: v for k, v in node.items() if k != "anyOf" and not (k == "default" and v is None)}

@@ -6,20 +6,29 @@ temporary-file and concurrency checks are in test_api_safety.py.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import numpy as np
 import piexif
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 import anonymizer
-from anonymizer import imaging, obscure, pipeline
+from anonymizer import CleanOptions, imaging, obscure, pipeline
+from anonymizer import summary as summary_views
 from anonymizer.api.app import create_app
 from anonymizer.api.server import config, configure_logging
 from anonymizer.api.settings import Settings
@@ -192,14 +201,18 @@ def test_strip_removes_metadata_and_keeps_format(client: TestClient) -> None:
 
 
 def test_strip_keep_icc_keeps_the_colour_profile(client: TestClient) -> None:
-    from tests.test_metadata_keep_icc import WIDE, dirty
+    from tests.test_metadata_keep_icc import dirty
 
     data = dirty("JPEG")
     r = post(client, "/v1/strip", data, keep_icc="true")
     assert r.status_code == 200, r.text
-    assert decoded(r.content).info.get("icc_profile") == WIDE and r.headers["x-lossless"] == "true"
+    kept = decoded(r.content).info.get("icc_profile")
+    assert kept and kept == decoded(pipeline.strip(data, keep_icc=True).data).info.get("icc_profile")
+    assert r.headers["x-lossless"] == "true"
+    assert "icc_profile" not in decoded(post(client, "/v1/strip", data).content).info  # not kept unless asked
     assert "kept the colour profile" in r.headers["x-notes"]
-    assert "colour profile" not in r.headers["x-metadata-categories"].split(",")
+    library = pipeline.strip_summary(pipeline.strip(data, keep_icc=True))
+    assert r.headers["x-metadata-categories"] == ",".join(library.categories)  # the library's account, as is
     assert {f.category.value for f in pipeline.inspect(r.content).identifying} == {"colour profile"}
     r = post(client, "/v1/strip", data)
     assert "icc_profile" not in decoded(r.content).info and pipeline.inspect(r.content).is_clean
@@ -475,3 +488,169 @@ def test_settings_from_env_and_overrides() -> None:
 def test_settings_refuse_bad_values(env: dict[str, str]) -> None:
     with pytest.raises(OptionsError):
         Settings.from_env(env)
+
+
+# --- one summary, one set of defaults, one upload (issue 13) -----------------------------------------------------
+
+
+def cli_json(tmp_path: Path, *args: str) -> dict[str, object]:
+    from typer.testing import CliRunner
+
+    from anonymizer.cli.main import app
+
+    run = CliRunner().invoke(app, [*args, "--json"])
+    assert run.exit_code == 0, run.output
+    files = json.loads(run.stdout)["files"]
+    assert len(files) == 1
+    return dict(files[0])
+
+
+def header_view(headers: object) -> dict[str, object]:
+    """The summary headers as the values `--json` gives."""
+    h = headers  # httpx.Headers
+    removed = h["x-metadata-removed"]  # type: ignore[index]
+    view: dict[str, object] = {
+        "metadata_removed": None if removed == "unknown" else int(removed),
+        "metadata_categories": [c for c in h["x-metadata-categories"].split(",") if c],  # type: ignore[index]
+        "width": int(h["x-image-width"]),  # type: ignore[index]
+        "height": int(h["x-image-height"]),  # type: ignore[index]
+        "orientation_applied": int(h["x-orientation-applied"]),  # type: ignore[index]
+        "format": h["x-output-format"],  # type: ignore[index]
+        "lossless": h["x-lossless"] == "true",  # type: ignore[index]
+        "notes": json.loads(h.get("x-notes", "[]")),  # type: ignore[attr-defined]
+    }
+    if "x-faces-obscured" in h:  # type: ignore[operator]
+        view["faces_obscured"] = int(h["x-faces-obscured"])  # type: ignore[index]
+        view["regions_obscured"] = h["x-regions-obscured"] == "true"  # type: ignore[index]
+    return view
+
+
+def test_cli_json_and_api_headers_give_the_same_summary(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = photo(orientation=6)
+    (tmp_path / "p.jpg").write_bytes(data)
+    detected = post(client, "/v1/detect", data).text  # the reviewed face list, as a page or a person keeps it
+    (tmp_path / "faces.json").write_text(detected)
+    cli = cli_json(tmp_path, "clean", "p.jpg", "--faces", "faces.json", "--box", "50,70,8,8", "-o", "c.jpg")
+    r = post(client, "/v1/clean", data, faces=detected, regions='{"boxes": [[50, 70, 8, 8]]}')
+    api = header_view(r.headers)
+    assert api == {key: cli[key] for key in api}
+    assert (api["faces_obscured"], api["regions_obscured"], api["orientation_applied"]) == (1, True, 6)
+    assert int(str(api["metadata_removed"])) >= 2 and "location" in api["metadata_categories"]  # type: ignore[operator]
+
+    # the same photo without regions: no "regions obscured" in either (issue 13's disagreement)
+    cli = cli_json(tmp_path, "clean", "p.jpg", "--faces", "faces.json", "-o", "d.jpg")
+    api = header_view(post(client, "/v1/clean", data, faces=detected).headers)
+    assert api == {key: cli[key] for key in api} and api["regions_obscured"] is False
+
+    cli = cli_json(tmp_path, "strip", "p.jpg", "-o", "s.jpg")
+    api = header_view(post(client, "/v1/strip", data).headers)
+    assert "faces_obscured" not in api and api == {key: cli[key] for key in api}
+
+
+def test_clean_report_answers_json_with_the_summary_and_the_outputs_own_report(client: TestClient) -> None:
+    data = photo()
+    plain = post(client, "/v1/clean", data)
+    r = post(client, "/v1/clean", data, report="true")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert set(body) == {"summary", "output_report", "mime", "filename", "image"}
+    image = base64.b64decode(body["image"])
+    assert decoded(image).size == (96, 64) and body["mime"] == "image/jpeg" and body["filename"] == "clean.jpg"
+    assert body["output_report"] == summary_views.report(pipeline.inspect(image))
+    assert body["output_report"]["clean"] is True
+    summary = body["summary"]
+    assert {k: v for k, v in header_view(plain.headers).items()} == {k: summary[k] for k in header_view(plain.headers)}
+    assert summary["bytes"] == len(image) and summary["operation"] == "clean"
+
+
+def test_detect_with_preview_returns_the_upright_photo_in_the_same_answer(client: TestClient) -> None:
+    r = post(client, "/v1/detect", photo(size=(96, 64), orientation=6), preview="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["preview"]["mime"] == "image/jpeg"
+    image = base64.b64decode(body["preview"]["data"])
+    assert decoded(image).size == (body["width"], body["height"]) == (64, 96)
+    assert pipeline.inspect(image).is_clean and body["faces"] and body["metadata"]["clean"] is False
+    assert post(client, "/v1/detect", photo()).json()["preview"] is None
+
+
+def test_erasing_strokes_take_back_brushed_pixels(client: TestClient) -> None:
+    data = photo(size=(96, 64), exif=False)
+    untouched = decoded(post(client, "/v1/clean", data, faces="none", output_format="png").content)
+    brushed = {"points": [[4, 32], [92, 32]], "radius": 6}
+    erased = {"points": [[48, 16], [48, 48]], "radius": 12, "erase": True}
+    r = post(client, "/v1/clean", data, faces="none", output_format="png",
+             regions=json.dumps({"strokes": [brushed, erased]}))
+    assert r.status_code == 200 and r.headers["x-regions-obscured"] == "true"
+    out, before = np.asarray(decoded(r.content)), np.asarray(untouched)
+    assert np.array_equal(out[26:38, 40:56], before[26:38, 40:56])  # under the eraser: the photo as it was
+    assert not np.array_equal(out[28:36, 8:20], before[28:36, 8:20])  # the rest of the stroke: obscured
+    r = post(client, "/v1/clean", data, faces="none", regions=json.dumps({"strokes": [erased]}))
+    assert r.headers["x-regions-obscured"] == "false"  # erasing alone covers nothing
+
+
+def test_formats_endpoint_is_the_registry_and_the_schema_uses_it(client: TestClient) -> None:
+    listed = client.get("/v1/formats").json()
+    assert [f["name"] for f in listed] == list(anonymizer.FORMATS)
+    for entry in listed:
+        fmt = anonymizer.FORMATS[entry["name"]]
+        assert entry == {"name": fmt.name, "label": fmt.label, "mime": fmt.mime, "suffixes": list(fmt.suffixes),
+                         "kind": fmt.kind.value, "writable": fmt.writable, "lossy": fmt.lossy}
+    writable = {f["name"] for f in listed if f["writable"]}
+    schema = client.get("/openapi.json").json()
+    clean = schema["paths"]["/v1/clean"]["post"]
+    assert set(clean["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["output_format"]
+               ["enum"]) == writable | {"same"}
+    photos = {f["mime"] for f in listed if f["kind"] == "photo"}
+    assert set(schema["paths"]["/v1/strip"]["post"]["responses"]["200"]["content"]) == photos
+
+
+def test_form_defaults_and_ranges_are_the_librarys(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    props = schema["paths"]["/v1/clean"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"][
+        "properties"]
+    ranges = [r for r in map(obscure.strength_range, obscure.METHODS) if r is not None]
+    assert (props["strength"]["minimum"], props["strength"]["maximum"]) == (1, obscure.MAX_CELLS)
+    assert min(r.strongest for r in ranges) == 1 and max(r.weakest for r in ranges) == obscure.MAX_CELLS
+    defaults = CleanOptions()
+    for name in ("method", "face_scale", "face_shape", "quality", "background", "output_format", "keep_icc"):
+        assert props[name]["default"] == getattr(defaults, name), name
+    for name, low, high, step in (("quality", 1, 100, 1), ("face_scale", 1.0, 4.0, 0.01)):
+        assert (props[name]["minimum"], props[name]["maximum"]) == (low, high)
+        CleanOptions(**{name: props[name]["minimum"]})
+        CleanOptions(**{name: props[name]["maximum"]})  # the ends are accepted by the library ...
+        for outside in (props[name]["minimum"] - step, props[name]["maximum"] + step):
+            with pytest.raises(OptionsError):  # ... and just past them refused, as the schema says
+                CleanOptions(**{name: outside})
+    for method in obscure.METHODS:
+        bounds = obscure.strength_range(method)
+        if bounds is not None:  # the service refuses what the library refuses, with 400
+            r = post(client, "/v1/clean", photo(), method=method.value, strength=str(bounds.weakest + 1))
+            assert r.status_code == 400 and error_code(r) == "invalid_options"
+
+
+def test_serve_prints_its_address_once(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        command = [sys.executable, "-c", "from anonymizer.cli.main import run; run()", "serve", "--port", str(port)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+                time.sleep(0.2)
+            time.sleep(0.5)  # anything uvicorn logs on start-up is out by now
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    lines = [line for line in log.read_text().splitlines() if f"127.0.0.1:{port}" in line]
+    assert len(lines) == 1, log.read_text()[-2000:]

@@ -220,6 +220,12 @@ def window(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndar
     return image[y : y + h, x : x + w]
 
 
+def strokes_sent(fields: dict[str, str]) -> list[dict[str, Any]]:
+    """The strokes a /v1/clean form carried in its regions field."""
+    strokes: list[dict[str, Any]] = json.loads(fields.get("regions", "{}")).get("strokes", [])
+    return strokes
+
+
 def save_screenshot(page: Any, target: Path) -> None:
     """The README screenshot, as a palette PNG small enough for the repository."""
     shot = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
@@ -290,10 +296,14 @@ def test_page_hides_face_and_stroke_and_downloads_a_clean_copy(desktop: Page) ->
     flag = (8.0, 110.0, 50.0, 90.0)
     assert np.abs(window(after, flag) - window(before, flag)).mean() < 4
 
-    # The photo went to the service under a neutral name in every request, never the one it was picked under.
-    sent_names = {form["path"]: form["fields"]["photo"] for form in desktop.forms()}
-    assert set(sent_names) == {"/v1/preview", "/v1/detect", "/v1/clean", "/v1/inspect"}
-    assert set(sent_names.values()) == {"file:photo"}
+    # The photo went to the service under a neutral name in every request, never the one it was picked under;
+    # it was uploaded once to open it (faces, metadata and preview in one answer), then only to clean it, and the
+    # clean copy never went back to the service (its report comes with it).
+    sent = desktop.forms()
+    assert [form["path"] for form in sent].count("/v1/detect") == 1
+    assert {form["path"] for form in sent} == {"/v1/detect", "/v1/clean"}
+    assert {form["fields"]["photo"] for form in sent} == {"file:photo"}
+    assert all(form["fields"]["report"] == "true" for form in sent if form["path"] == "/v1/clean")
 
     # Nothing was stored in the browser.
     stored = page.evaluate(
@@ -334,14 +344,18 @@ def test_page_adds_a_box_erases_undoes_and_fits_a_phone(phone: Page) -> None:
     page.click("#redo")
     assert added.count() == 1
 
-    # Brush, then erase part of it: the marks go as a mask image; undoing the erase sends strokes again.
+    # Brush, then erase part of it: the eraser goes as an erasing stroke after the brush stroke, drawn by the
+    # library (no mask image is drawn in the page); undoing the erase sends the brush stroke alone again.
     phone.tool("brush")
-    with phone.expect_clean(lambda f: "strokes" in f.get("regions", "")):
+    with phone.expect_clean(lambda f: len(strokes_sent(f)) == 1):
         phone.drag([(60.0, 300.0), (120.0, 300.0)])
     phone.tool("eraser")
-    with phone.expect_clean(lambda f: f.get("mask") == "file:mask.png" and "regions" not in f):
+    with phone.expect_clean(lambda f: [s.get("erase", False) for s in strokes_sent(f)] == [False, True]) as sent:
         phone.drag([(100.0, 290.0), (100.0, 310.0)])
-    with phone.expect_clean(lambda f: "strokes" in f.get("regions", "") and "mask" not in f):
+    assert all("mask" not in f for f in phone.clean_forms())
+    erased = strokes_sent(sent[0])[1]
+    assert abs(erased["points"][0][0] - 100) <= 2 and abs(erased["points"][-1][1] - 310) <= 2
+    with phone.expect_clean(lambda f: [s.get("erase", False) for s in strokes_sent(f)] == [False]):
         page.keyboard.press("Control+z")
     phone.wait_clean()
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -385,4 +399,27 @@ def test_page_strength_follows_each_methods_own_default_and_range(desktop: Page)
     other = next(shape.value for shape in FaceShape if shape is not CleanOptions().face_shape)
     with desktop.expect_clean(lambda f: f.get("face_shape") == other):
         page.select_option("#face-shape", other)
+    assert desktop.problems == []
+
+
+def test_page_takes_its_formats_from_the_registry(desktop: Page) -> None:
+    page = desktop.page
+    page.wait_for_function("() => document.querySelectorAll('#format option').length > 1")
+    photos = [f for f in anonymizer.FORMATS.values() if f.kind is anonymizer.Kind.PHOTO]
+    accept = set(page.get_attribute("#file", "accept").split(","))
+    assert accept == {f.mime for f in photos} | {s for f in photos for s in f.suffixes}
+    offered = page.eval_on_selector_all("#format option", "options => options.map(o => o.value)")
+    assert offered == ["same", *(f.name for f in photos if f.writable)]
+    assert all(f.label in page.inner_text("#open-hint") for f in photos)
+
+    # A clean copy asked for in another format downloads with that format's own suffix.
+    desktop.open_sample()
+    webp = anonymizer.FORMATS["webp"]
+    with desktop.expect_clean(lambda f: f.get("output_format") == "webp"):
+        page.select_option("#format", "webp")
+    desktop.wait_clean()
+    with page.expect_download() as download_info:
+        page.click("#download")
+    assert download_info.value.suggested_filename == f"photo-clean{webp.extension}"
+    assert Image.open(download_info.value.path()).format == "WEBP"
     assert desktop.problems == []

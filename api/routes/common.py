@@ -4,6 +4,7 @@ description, the JSON form of a clean with its report, and form-field validation
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,6 +16,7 @@ from anonymizer import summary as views
 from ..forms import Form
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
+NOTE_LIMIT = 500
 
 SUMMARY_HEADERS: dict[str, str] = {
     "X-Faces-Obscured": "clean: number of faces obscured (detected or given)",
@@ -27,7 +29,8 @@ SUMMARY_HEADERS: dict[str, str] = {
     "X-Orientation-Applied": "EXIF orientation applied to the pixels (1 = none)",
     "X-Output-Format": "format of the output (a name from GET /v1/formats)",
     "X-Lossless": "true when the compressed pixel data was kept byte for byte (strip only; a clean re-encodes)",
-    "X-Notes": "anything worth knowing, e.g. that only the first frame was kept; '; '-separated",
+    "X-Notes": "anything worth knowing, e.g. that only the first frame was kept: a JSON array of strings in "
+    "ASCII (\\u escapes), as `notes` in the JSON",
 }
 
 IMAGE_RESPONSE: dict[str, Any] = {
@@ -35,11 +38,6 @@ IMAGE_RESPONSE: dict[str, Any] = {
     "content": {f.mime: {"schema": {"type": "string", "format": "binary"}} for f in registry.photos()},
     "headers": {name: {"description": text, "schema": {"type": "string"}} for name, text in SUMMARY_HEADERS.items()},
 }
-
-
-def ascii_header(text: str) -> str:
-    """A header value: printable ASCII only, one line, bounded."""
-    return "".join(c if " " <= c <= "~" else "?" for c in text)[:500]
 
 
 def _flag(value: bool) -> str:
@@ -63,8 +61,13 @@ def summary_headers(summary: Summary) -> dict[str, str]:
         headers["X-Faces-Obscured"] = str(view["faces_obscured"])
         headers["X-Regions-Obscured"] = _flag(view["regions_obscured"])
     if view["notes"]:
-        headers["X-Notes"] = ascii_header("; ".join(view["notes"]))
+        headers["X-Notes"] = notes_header(view["notes"])
     return headers
+
+
+def notes_header(notes: list[str]) -> str:
+    """The notes as one header value: a JSON array, ASCII only (non-ASCII as \\u escapes), each note bounded."""
+    return json.dumps([note[:NOTE_LIMIT] for note in notes], ensure_ascii=True)
 
 
 def download_name(stem: str, format_name: str) -> str:

@@ -22,7 +22,7 @@
     stage: $('#stage'), photo: $('#photo'), paint: $('#paint'), faceLayer: $('#face-layer'),
     draft: $('#draft'), cursor: $('#cursor'),
     resultFrame: $('#result-frame'), result: $('#result'), resultPlaceholder: $('#result-placeholder'),
-    resultSummary: $('#result-summary'),
+    resultSummary: $('#result-summary'), openHint: $('#open-hint'),
     metaBefore: $('#meta-before'), metaAfter: $('#meta-after'),
   };
 
@@ -30,7 +30,8 @@
   const MAX_PAINT_SIDE = 2048;        // the on-screen brush layer never needs more pixels than this
   const MIN_BOX_PX = 6;               // a dragged face box smaller than this (image pixels) is a click
   const MAX_RETRIES = 40;             // 503 (busy or model loading) is retried this many times
-  const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif' };
+  // From GET /v1/formats (the library's registry): name -> {label, mime, suffixes, kind, writable}.
+  const formats = {};
   const STRUCTURE = 'image structure';
   const TOOL_HINTS = {
     faces: 'Click a box to switch it off if it is not a face. Drag on the photo to add a face that was missed.',
@@ -52,7 +53,7 @@
     tool: 'faces',
     cleaning: false,
     timer: 0,
-    result: null,        // {key, url, ext, clean (after /v1/inspect), headers}
+    result: null,        // {key, url, ext, clean (the clean copy's own report, from /v1/clean report=true)}
     previewUrl: '',
     paintScale: 1,
   };
@@ -226,13 +227,13 @@
     ui.paint.height = Math.max(1, Math.round(state.height * state.paintScale));
   }
 
-  /** Draw one stroke. colours: {paint, erase}; erase === null means "cut out" (destination-out). */
-  function drawStroke(ctx, op, colours, grow = 0) {
+  /** Draw one stroke on the screen: painting in PAINT_COLOUR, erasing cuts out (destination-out). */
+  function drawStroke(ctx, op) {
     const erasing = op.type === 'erase';
-    const radius = Math.max(0.5, op.radius + (erasing ? -grow : grow));
+    const radius = Math.max(0.5, op.radius);
     ctx.save();
-    ctx.globalCompositeOperation = erasing && colours.erase === null ? 'destination-out' : 'source-over';
-    ctx.strokeStyle = ctx.fillStyle = erasing ? (colours.erase || '#000') : colours.paint;
+    ctx.globalCompositeOperation = erasing ? 'destination-out' : 'source-over';
+    ctx.strokeStyle = ctx.fillStyle = PAINT_COLOUR;
     ctx.lineCap = 'round';
     ctx.lineJoin = 'round';
     ctx.lineWidth = radius * 2;
@@ -258,21 +259,18 @@
   function redrawPaint() {
     const ctx = paintContext();
     ctx.clearRect(0, 0, state.width, state.height);
-    for (const op of strokes()) drawStroke(ctx, op, { paint: PAINT_COLOUR, erase: null });
+    for (const op of strokes()) drawStroke(ctx, op);
   }
 
-  /** Brush strokes with eraser strokes between them, as a black and white PNG of the upright size. */
-  function maskImage() {
-    const canvas = document.createElement('canvas');
-    canvas.width = state.width;
-    canvas.height = state.height;
-    const ctx = canvas.getContext('2d');
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    // Brush strokes are drawn a pixel wider so their soft edge still counts: err on covering more.
-    for (const op of strokes()) drawStroke(ctx, op, { paint: '#fff', erase: '#000' }, 1);
-    return new Promise((resolve, reject) => {
-      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('could not draw the mask'))), 'image/png');
+  /** The marks in the regions format: strokes in order, eraser strokes with "erase": true (the library draws
+   * them, taking back what earlier strokes covered; it never uncovers a face). Leading erasers take nothing. */
+  function regionsJson() {
+    const marks = strokes();
+    const first = marks.findIndex((op) => op.type === 'paint');
+    if (first < 0) return null;
+    return JSON.stringify({
+      strokes: marks.slice(first).map(({ type, points, radius }) =>
+        (type === 'erase' ? { points, radius, erase: true } : { points, radius })),
     });
   }
 
@@ -313,8 +311,7 @@
       ui.draft.hidden = false;
       percentBox(ui.draft, { x: drag.start[0], y: drag.start[1], w: 0, h: 0 });
     } else {
-      drawStroke(paintContext(), { type: drag.kind, points: drag.points, radius: drag.radius },
-        { paint: PAINT_COLOUR, erase: null });
+      drawStroke(paintContext(), { type: drag.kind, points: drag.points, radius: drag.radius });
     }
   }
 
@@ -336,8 +333,7 @@
       const last = drag.points[drag.points.length - 1];
       if (last[0] === point[0] && last[1] === point[1]) continue;
       drag.points.push(point);
-      drawStroke(paintContext(), { type: drag.kind, points: [last, point], radius: drag.radius },
-        { paint: PAINT_COLOUR, erase: null });
+      drawStroke(paintContext(), { type: drag.kind, points: [last, point], radius: drag.radius });
     }
   }
 
@@ -411,16 +407,17 @@
     ui.metaBefore.replaceChildren(...parts);
   }
 
-  function renderAfter(report, headers) {
-    const removed = headers.get('X-Metadata-Removed');
-    const categories = (headers.get('X-Metadata-Categories') || '').split(',').filter(Boolean);
+  /** The clean copy's own report and the summary of what was done (both from /v1/clean report=true). */
+  function renderAfter(report, summary) {
+    const removed = summary.metadata_removed;
+    const categories = summary.metadata_categories;
     const telling = report.findings.filter((f) => f.category !== STRUCTURE);
     const parts = [];
     if (report.clean) {
       parts.push(node('p', { class: 'ok', 'data-clean': 'true', text:
         'Checked: nothing identifying is left in the clean copy.' }));
-      if (removed && removed !== 'unknown' && removed !== '0') {
-        parts.push(node('p', { class: 'hint', text: `Removed ${removed} item${removed === '1' ? '' : 's'}` +
+      if (removed) {
+        parts.push(node('p', { class: 'hint', text: `Removed ${removed} item${removed === 1 ? '' : 's'}` +
           (categories.length ? `: ${categories.join(', ')}.` : '.') }));
       }
     } else {
@@ -428,8 +425,7 @@
         'The clean copy still carries metadata; it will not be offered for download.' }));
       parts.push(node('ul', { class: 'findings' }, telling.map(findingItem)));
     }
-    const notes = headers.get('X-Notes');
-    if (notes) parts.push(node('p', { class: 'hint', text: `Note: ${notes}.` }));
+    for (const note of summary.notes) parts.push(node('p', { class: 'hint', text: `Note: ${note}.` }));
     ui.metaAfter.replaceChildren(...parts);
   }
 
@@ -473,7 +469,7 @@
     showOptions();
   }
 
-  async function cleanForm() {
+  function cleanForm() {
     const form = photoForm(state.photo);
     const m = method();
     form.append('method', m);
@@ -481,17 +477,12 @@
     if (m === 'fill') form.append('fill', ui.fill.value);
     const boxes = faces().filter((face) => face.on).map(({ box }) => [box.x, box.y, box.w, box.h].map(round1));
     form.append('faces', JSON.stringify(boxes));
-    const marks = strokes();
-    if (marks.some((op) => op.type === 'paint')) {
-      if (marks.some((op) => op.type === 'erase')) {
-        form.append('mask', await maskImage(), 'mask.png');
-      } else {
-        form.append('regions', JSON.stringify({ strokes: marks.map(({ points, radius }) => ({ points, radius })) }));
-      }
-    }
+    const regions = regionsJson();
+    if (regions) form.append('regions', regions);
     form.append('face_shape', ui.faceShape.value);
     form.append('background', ui.background.value);
     form.append('output_format', ui.format.value);
+    form.append('report', 'true');   // JSON: the summary and the clean copy's own report, with the image
     return form;
   }
 
@@ -508,11 +499,9 @@
     const wanted = key();
     const session = state.session;
     try {
-      const response = await post('/v1/clean', await cleanForm());
-      const blob = await response.blob();
-      const report = await (await post('/v1/inspect', photoForm(blob))).json();
+      const answer = await (await post('/v1/clean', cleanForm())).json();
       if (session !== state.session) return;
-      showResult(blob, response.headers, report, wanted);
+      showResult(answer, wanted);
       if (wanted === key()) setStatus('The clean copy is ready.');
       showError('');
     } catch (error) {
@@ -531,21 +520,35 @@
     }
   }
 
-  function showResult(blob, headers, report, wanted) {
+  /** base64 -> Blob, without a data: URL (the page's connect-src is 'self' only). */
+  function base64Blob(text, type) {
+    const raw = atob(text);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
+    return new Blob([bytes], { type });
+  }
+
+  /** The download suffix the library writes for a format (GET /v1/formats), without its dot. */
+  function extension(name, mime) {
+    const known = formats[name];
+    if (known) return known.suffixes[0].replace(/^\./, '');
+    return (mime.split('/')[1] || 'jpg').replace('jpeg', 'jpg');
+  }
+
+  function showResult(answer, wanted) {
     if (state.result) URL.revokeObjectURL(state.result.url);
-    const format = (headers.get('X-Output-Format') || '').toLowerCase();
+    const { summary, output_report: report } = answer;
     state.result = {
-      key: wanted, url: URL.createObjectURL(blob), clean: report.clean === true,
-      ext: EXTENSIONS[format] || (blob.type.split('/')[1] || 'jpg').replace('jpeg', 'jpg'),
+      key: wanted, url: URL.createObjectURL(base64Blob(answer.image, answer.mime)), clean: report.clean === true,
+      ext: extension(summary.format, answer.mime),
     };
     ui.result.src = state.result.url;
     ui.result.hidden = false;
     ui.resultPlaceholder.hidden = true;
-    const nFaces = Number(headers.get('X-Faces-Obscured') || 0);
-    const regions = headers.get('X-Regions-Obscured') === 'true';
+    const nFaces = summary.faces_obscured;
     ui.resultSummary.textContent = `· ${nFaces} face${nFaces === 1 ? '' : 's'}` +
-      `${regions ? ' and marked areas' : ''} hidden`;
-    renderAfter(report, headers);
+      `${summary.regions_obscured ? ' and marked areas' : ''} hidden`;
+    renderAfter(report, summary);
   }
 
   function updateDownload() {
@@ -601,12 +604,12 @@
     const session = state.session;
     setStatus('Reading the photo and looking for faces…');
     try {
-      const [preview, found] = await Promise.all([
-        post('/v1/preview', photoForm(file)).then((r) => r.blob()),
-        post('/v1/detect', photoForm(file)).then((r) => r.json()),
-      ]);
+      // One upload: the faces, the metadata report and the upright preview to draw on come in one answer.
+      const form = photoForm(file);
+      form.append('preview', 'true');
+      const found = await (await post('/v1/detect', form)).json();
       if (session !== state.session) return;
-      state.previewUrl = URL.createObjectURL(preview);
+      state.previewUrl = URL.createObjectURL(base64Blob(found.preview.data, found.preview.mime));
       ui.photo.src = state.previewUrl;
       await ui.photo.decode();
       if (session !== state.session) return;
@@ -722,10 +725,28 @@
     wireDrop();
   }
 
+  /** What the page accepts and offers, from GET /v1/formats: the file picker's types, the hint under it, the
+   * "Save as" choices and the download suffixes. Nothing about formats is written in this page. */
+  async function loadFormats() {
+    try {
+      const response = await fetch('/v1/formats', { credentials: 'omit', cache: 'no-store' });
+      if (!response.ok) return;
+      const photos = (await response.json()).filter((f) => f.kind === 'photo');
+      for (const f of photos) formats[f.name] = f;
+      ui.file.accept = photos.flatMap((f) => [f.mime, ...f.suffixes]).join(',');
+      const labels = photos.map((f) => f.label);
+      ui.openHint.textContent = `${labels.slice(0, -1).join(', ')} or ${labels[labels.length - 1]}. ` +
+        'You can also drop a photo anywhere on the page.';
+      ui.format.append(...photos.filter((f) => f.writable).map((f) =>
+        node('option', { value: f.name, text: f.label })));
+    } catch (_) { /* without the list the picker accepts any file; the service says what it cannot read */ }
+  }
+
   wire();
   setTool('faces');
   showOptions();
   loadMethods();
+  loadFormats();
   reset();
   setStatus('');
 })();
