@@ -113,7 +113,7 @@ def translated(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except AnonymizerError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the one boundary: everything else is translated, never swallowed
+        except Exception as exc:
             raise translate(exc) from exc
 
     return wrapper

@@ -19,9 +19,9 @@ from enum import StrEnum
 from PIL import Image
 
 from .errors import UnsupportedFormatError
-from .options import OutputFormat
 from .metadata import gif, isobmff, jpeg, png, tiff, webp
 from .metadata.base import Reader
+from .options import OutputFormat
 
 
 class Kind(StrEnum):
@@ -54,11 +54,47 @@ def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"})
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
 MOV_BRANDS = frozenset({b"qt  "})
-THREE_GP_BRANDS = frozenset({b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gp8", b"3gp9", b"3gg6", b"3gs7", b"3ge6",
-                             b"3ge7", b"3g2a", b"3g2b", b"3g2c"})
+THREE_GP_BRANDS = frozenset(
+    {
+        b"3gp4",
+        b"3gp5",
+        b"3gp6",
+        b"3gp7",
+        b"3gp8",
+        b"3gp9",
+        b"3gg6",
+        b"3gs7",
+        b"3ge6",
+        b"3ge7",
+        b"3g2a",
+        b"3g2b",
+        b"3g2c",
+    }
+)
 M4V_BRANDS = frozenset({b"M4V ", b"M4VH", b"M4VP"})
-MP4_BRANDS = frozenset({b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9", b"mp41",
-                        b"mp42", b"avc1", b"dash", b"MSNV", b"NDAS", b"f4v ", b"XAVC", b"mmp4", b"M4A "})
+MP4_BRANDS = frozenset(
+    {
+        b"isom",
+        b"iso2",
+        b"iso3",
+        b"iso4",
+        b"iso5",
+        b"iso6",
+        b"iso7",
+        b"iso8",
+        b"iso9",
+        b"mp41",
+        b"mp42",
+        b"avc1",
+        b"dash",
+        b"MSNV",
+        b"NDAS",
+        b"f4v ",
+        b"XAVC",
+        b"mmp4",
+        b"M4A ",
+    }
+)
 
 
 def ftyp_brands(head: bytes) -> set[bytes]:
@@ -128,35 +164,115 @@ class Format:
 HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
 
 _ENTRIES = (
-    Format("jpeg", "JPEG", "image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo"),
-           lambda d: d[:3] == b"\xff\xd8\xff", lossy=True, save=_save_jpeg, max_side=65_500,
-           reader=Reader(jpeg.parse, jpeg.rebuild)),
-    Format("png", "PNG", "image/png", (".png", ".apng"), lambda d: d[:8] == b"\x89PNG\r\n\x1a\n", save=_save_png,
-           reader=Reader(png.parse, png.rebuild)),
-    Format("webp", "WebP", "image/webp", (".webp",), lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP", lossy=True,
-           save=_save_webp, max_side=16_383, reader=Reader(webp.parse, webp.rebuild)),
-    Format("avif", "AVIF", "image/avif", (".avif",), _brands(AVIF_BRANDS), lossy=True, fallback="jpeg",
-           reader=Reader(isobmff.parse, None, HEIF_WHY)),
-    Format("heif", "HEIC", "image/heic", (".heic", ".heif", ".hif"), _brands(HEIF_BRANDS), lossy=True,
-           fallback="jpeg", reader=Reader(isobmff.parse, None, HEIF_WHY)),
-    Format("tiff", "TIFF", "image/tiff", (".tiff", ".tif", ".dng"), lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
-           fallback="png", reader=Reader(tiff.parse, None, tiff.WHY)),
-    Format("gif", "GIF", "image/gif", (".gif",), lambda d: d[:6] in (b"GIF87a", b"GIF89a"), fallback="png",
-           reader=Reader(gif.parse, gif.rebuild)),
+    Format(
+        "jpeg",
+        "JPEG",
+        "image/jpeg",
+        (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo"),
+        lambda d: d[:3] == b"\xff\xd8\xff",
+        lossy=True,
+        save=_save_jpeg,
+        max_side=65_500,
+        reader=Reader(jpeg.parse, jpeg.rebuild),
+    ),
+    Format(
+        "png",
+        "PNG",
+        "image/png",
+        (".png", ".apng"),
+        lambda d: d[:8] == b"\x89PNG\r\n\x1a\n",
+        save=_save_png,
+        reader=Reader(png.parse, png.rebuild),
+    ),
+    Format(
+        "webp",
+        "WebP",
+        "image/webp",
+        (".webp",),
+        lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP",
+        lossy=True,
+        save=_save_webp,
+        max_side=16_383,
+        reader=Reader(webp.parse, webp.rebuild),
+    ),
+    Format(
+        "avif",
+        "AVIF",
+        "image/avif",
+        (".avif",),
+        _brands(AVIF_BRANDS),
+        lossy=True,
+        fallback="jpeg",
+        reader=Reader(isobmff.parse, None, HEIF_WHY),
+    ),
+    Format(
+        "heif",
+        "HEIC",
+        "image/heic",
+        (".heic", ".heif", ".hif"),
+        _brands(HEIF_BRANDS),
+        lossy=True,
+        fallback="jpeg",
+        reader=Reader(isobmff.parse, None, HEIF_WHY),
+    ),
+    Format(
+        "tiff",
+        "TIFF",
+        "image/tiff",
+        (".tiff", ".tif", ".dng"),
+        lambda d: d[:4] in (b"II*\x00", b"MM\x00*"),
+        fallback="png",
+        reader=Reader(tiff.parse, None, tiff.WHY),
+    ),
+    Format(
+        "gif",
+        "GIF",
+        "image/gif",
+        (".gif",),
+        lambda d: d[:6] in (b"GIF87a", b"GIF89a"),
+        fallback="png",
+        reader=Reader(gif.parse, gif.rebuild),
+    ),
     # Videos: recognised here so that they are never mistaken for photos or skipped; anonymizer.video handles them.
-    Format("mov", "QuickTime", "video/quicktime", (".mov", ".qt"),
-           lambda d: _video_brand(MOV_BRANDS)(d) or _quicktime_without_ftyp(d), kind=Kind.VIDEO, lossy=True),
-    Format("3gp", "3GPP", "video/3gpp", (".3gp", ".3g2", ".3gpp"), _video_brand(THREE_GP_BRANDS), kind=Kind.VIDEO,
-           lossy=True),
+    Format(
+        "mov",
+        "QuickTime",
+        "video/quicktime",
+        (".mov", ".qt"),
+        lambda d: _video_brand(MOV_BRANDS)(d) or _quicktime_without_ftyp(d),
+        kind=Kind.VIDEO,
+        lossy=True,
+    ),
+    Format(
+        "3gp",
+        "3GPP",
+        "video/3gpp",
+        (".3gp", ".3g2", ".3gpp"),
+        _video_brand(THREE_GP_BRANDS),
+        kind=Kind.VIDEO,
+        lossy=True,
+    ),
     Format("m4v", "M4V", "video/x-m4v", (".m4v",), _video_brand(M4V_BRANDS), kind=Kind.VIDEO, lossy=True),
-    Format("mp4", "MP4", "video/mp4", (".mp4", ".m4a", ".f4v"), _video_brand(MP4_BRANDS), kind=Kind.VIDEO,
-           lossy=True),
-    Format("webm", "WebM", "video/webm", (".webm",), lambda d: _ebml_doctype(d, b"webm"), kind=Kind.VIDEO,
-           lossy=True),
-    Format("mkv", "Matroska", "video/x-matroska", (".mkv", ".mka", ".mk3d"), lambda d: _ebml_doctype(d, b"matroska"),
-           kind=Kind.VIDEO, lossy=True),
-    Format("avi", "AVI", "video/x-msvideo", (".avi",), lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
-           kind=Kind.VIDEO, lossy=True),
+    Format("mp4", "MP4", "video/mp4", (".mp4", ".m4a", ".f4v"), _video_brand(MP4_BRANDS), kind=Kind.VIDEO, lossy=True),
+    Format("webm", "WebM", "video/webm", (".webm",), lambda d: _ebml_doctype(d, b"webm"), kind=Kind.VIDEO, lossy=True),
+    Format(
+        "mkv",
+        "Matroska",
+        "video/x-matroska",
+        (".mkv", ".mka", ".mk3d"),
+        lambda d: _ebml_doctype(d, b"matroska"),
+        kind=Kind.VIDEO,
+        lossy=True,
+    ),
+    Format(
+        "avi",
+        "AVI",
+        "video/x-msvideo",
+        (".avi",),
+        lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
+        kind=Kind.VIDEO,
+        lossy=True,
+    ),
 )
 
 FORMATS: dict[str, Format] = {f.name: f for f in _ENTRIES}

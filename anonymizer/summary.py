@@ -28,8 +28,13 @@ def detection(det: Detection) -> JSON:
 
 
 def finding(f: Finding) -> JSON:
-    return {"where": f.where, "what": f.what, "category": f.category.value, "risk": f.level.name.lower(),
-            "size": f.size}
+    return {
+        "where": f.where,
+        "what": f.what,
+        "category": f.category.value,
+        "risk": f.level.name.lower(),
+        "size": f.size,
+    }
 
 
 def report(rep: Report) -> JSON:
@@ -98,8 +103,7 @@ class Summary:
         if self.regions_obscured:
             parts.append("regions obscured")
         items = self.removed_items
-        parts.append("metadata removed: unknown" if items is None else
-                     f"{_count(len(items), 'metadata item')} removed")
+        parts.append("metadata removed: unknown" if items is None else f"{_count(len(items), 'metadata item')} removed")
         if self.operation == "strip":
             parts.append("pixels untouched" if self.lossless else "re-encoded")
         if self.orientation_applied != 1:
