@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 import av
@@ -46,14 +47,22 @@ def inspect_video(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
     fmt = _format(src)
     parsed = Parsed(fmt.name, limits)
     try:
-        _inspectors()[fmt.name](src, parsed)
+        with _reader_bugs(fmt):
+            _inspectors()[fmt.name](src, parsed)
     except CorruptImageError as exc:
         if not parsed.header_seen:
             raise
         parsed.unparseable(f"{fmt.name.upper()} @ {parsed.pos:#x}", exc)
+    return Report(fmt.name, tuple(parsed.findings))
+
+
+@contextmanager
+def _reader_bugs(fmt: VideoFormat) -> Iterator[None]:
+    """Defence in depth: every read is bounded, so these would be reader bugs; still a typed error."""
+    try:
+        yield
     except (IndexError, struct.error, ValueError, UnicodeError, OverflowError) as exc:
         raise CorruptImageError(f"the {fmt.name} structure cannot be read ({type(exc).__name__})") from exc
-    return Report(fmt.name, tuple(parsed.findings))
 
 
 def verify_video(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
@@ -83,9 +92,10 @@ def strip_video(src: BinaryIO, sink: BinaryIO, limits: Limits = DEFAULT_LIMITS) 
         raise UnsupportedFormatError(f"stripping {fmt.name.upper()} videos is not supported: {NOT_STRIPPABLE}; "
                                      "'inspect' lists what the file carries")
     parsed = Parsed(fmt.name, limits)
-    top = inspect_isobmff(src, parsed)
+    with _reader_bugs(fmt):
+        top = inspect_isobmff(src, parsed)
+        movie = remux.plan(src, top, limits)
     report = Report(fmt.name, tuple(parsed.findings))
-    movie = remux.plan(src, top, limits)
     before = _summaries(src, decode_all=top.size <= verify.DECODE_ALL_BYTES, who="input")
     sink.seek(0)
     sink.truncate()
@@ -115,7 +125,7 @@ def _notes(movie: remux.Plan) -> tuple[str, ...]:
 def _summaries(src: BinaryIO, decode_all: bool, who: str) -> list[verify.StreamSummary]:
     try:
         return verify.summarise(src, decode_all)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, UnicodeError, ValueError, EOFError) as exc:  # PyAV's errors, at one boundary
         if who == "input":
             raise CorruptImageError(f"the video cannot be decoded ({type(exc).__name__})") from exc
         raise VerificationError(f"the stripped video does not decode ({type(exc).__name__})") from exc

@@ -252,7 +252,7 @@ def _first_samples(track: Track, n: int) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     sizes = track.tables.sizes
     for offset, first, count in track.tables.chunks:
-        for i in range(first, first + count):
+        for i in range(first, min(first + count, len(sizes))):
             found.append((offset, sizes[i]))
             offset += sizes[i]
             if len(found) >= n:

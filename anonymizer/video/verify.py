@@ -38,7 +38,7 @@ def check_clean(report: Report) -> None:
 def summarise(src: BinaryIO, decode_all: bool) -> list[StreamSummary]:
     """Per video/audio stream, in order: packets, duration in seconds, decoded frames (video only)."""
     src.seek(0)
-    with av.open(src, "r") as container:
+    with av.open(src, "r", metadata_errors="replace") as container:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
         counts = {s.index: 0 for s in streams}
         for packet in container.demux(streams):

@@ -1,0 +1,112 @@
+"""Video fuzzing: box sizes, chunk offsets, sample tables, nesting depth and random bytes of small clips made in
+code are mutated; inspect and strip must end in a typed error or succeed, within bounded time, and whatever strip
+writes must verify clean. (Kept apart from tests/fuzz, the photo harness.)"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import time
+from collections.abc import Callable
+
+import pytest
+
+from anonymizer.errors import AnonymizerError
+from anonymizer.video import inspect_video, strip_video, verify_video
+from tests.video_fixtures import make_clip
+
+CASES = 150
+SECONDS_PER_CALL = 5.0
+BOXES = (b"moov", b"mvhd", b"trak", b"tkhd", b"mdia", b"mdhd", b"hdlr", b"minf", b"stbl", b"stsd", b"avc1",
+         b"avcC", b"mp4a", b"esds", b"stts", b"stsc", b"stsz", b"stco", b"ctts", b"stss", b"udta", b"meta", b"keys",
+         b"ilst", b"mdat", b"edts", b"elst", b"ftyp")  # fmt: skip
+TABLES = (b"stts", b"stsc", b"stsz", b"stco", b"ctts", b"stss", b"elst", b"keys")
+
+Mutation = Callable[[bytes, random.Random], bytes]
+
+
+def _positions(data: bytes, kinds: tuple[bytes, ...]) -> list[int]:
+    found = []
+    for kind in kinds:
+        at = data.find(kind)
+        while at >= 4:
+            found.append(at)
+            at = data.find(kind, at + 1)
+    return found
+
+
+def box_size(data: bytes, rng: random.Random) -> bytes:
+    at = rng.choice(_positions(data, BOXES)) - 4
+    value = rng.choice([0, 1, 7, 8, 9, 0xFFFFFFFF, 0x7FFFFFFF, len(data), rng.randrange(1 << 32)])
+    return data[:at] + struct.pack(">I", value) + data[at + 4 :]
+
+
+def table_entry(data: bytes, rng: random.Random) -> bytes:
+    """A count or an entry of a sample table (or a chunk offset) set to something else."""
+    at = rng.choice(_positions(data, TABLES)) + 4 + 4 * rng.randrange(0, 6)
+    value = rng.choice([0, 1, 0xFFFFFFFF, len(data), rng.randrange(1 << 32), rng.randrange(64)])
+    return data[:at] + struct.pack(">I", value) + data[at + 4 :]
+
+
+def flip_bytes(data: bytes, rng: random.Random) -> bytes:
+    moov = data.find(b"moov")
+    out = bytearray(data)
+    for _ in range(rng.randrange(1, 8)):
+        at = rng.randrange(max(0, moov), len(out))
+        out[at] = rng.randrange(256)
+    return bytes(out)
+
+
+def truncate(data: bytes, rng: random.Random) -> bytes:
+    return data[: rng.randrange(0, len(data))]
+
+
+def nest(data: bytes, rng: random.Random) -> bytes:
+    """Wrap the moov's last child in udta boxes, 1 to 60 deep."""
+    moov = data.find(b"moov") - 4
+    size = struct.unpack(">I", data[moov : moov + 4])[0]
+    inner = b"\x00\x00\x00\x10\xa9nam\x00\x04\x00\x00test"
+    for _ in range(rng.randrange(1, 60)):
+        inner = struct.pack(">I4s", 8 + len(inner), b"udta") + inner
+    body = data[moov + 8 : moov + size] + inner
+    return data[:moov] + struct.pack(">I4s", 8 + len(body), b"moov") + body + data[moov + size :]
+
+
+MUTATIONS: tuple[Mutation, ...] = (box_size, table_entry, flip_bytes, truncate, nest)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[bytes]:
+    return [
+        make_clip(0.5, 10, metadata={"com.apple.quicktime.make": "Apple"}, container="mov"),
+        make_clip(0.5, 10, data_track=True, timecode="01:00:00:00"),
+        make_clip(0.5, 10, metadata={"location": "+01.0000+002.0000/"}, container="3gp", audio=False),
+    ]
+
+
+def _timed(call: Callable[[], object]) -> object:
+    start = time.perf_counter()
+    try:
+        return call()
+    finally:
+        assert time.perf_counter() - start < SECONDS_PER_CALL
+
+
+@pytest.mark.parametrize("case", range(CASES))
+def test_mutated_videos_fail_typed_or_strip_clean(case: int, seeds: list[bytes]) -> None:
+    rng = random.Random(case)
+    mutation = MUTATIONS[case % len(MUTATIONS)]
+    data = mutation(rng.choice(seeds), rng)
+    try:
+        _timed(lambda: inspect_video(io.BytesIO(data)))
+    except AnonymizerError as exc:
+        assert "\n" not in str(exc)
+    sink = io.BytesIO()
+    try:
+        _timed(lambda: strip_video(io.BytesIO(data), sink))
+    except AnonymizerError as exc:
+        assert "\n" not in str(exc)
+        assert sink.getvalue() == b""
+        return
+    assert verify_video(io.BytesIO(sink.getvalue())).is_clean
