@@ -71,15 +71,14 @@ def _next_marker(data: bytes, pos: int, walk: Walk) -> tuple[int, int, int]:
             raise CorruptImageError(f"no JPEG marker after offset {pos:#x} (truncated or corrupt)")
         walk.hidden(f"JPEG @ {pos:#x}", f"{found - pos} bytes between segments that belong to none", found - pos)
         pos = found
-    start = pos
     fill = _FILL.match(data, pos)
-    pos = fill.end() - 1 if fill else pos
-    if pos > start:
-        walk.hidden(f"JPEG @ {start:#x}", f"{pos - start} fill bytes (0xFF) before a marker", pos - start)
-    need(data, pos, 2, "JPEG marker")
-    if data[pos + 1] == 0x00:
-        raise CorruptImageError(f"a stuffed 0xFF00 at offset {pos:#x} where a marker should be")
-    return data[pos + 1], start, pos + 2
+    start = fill.end() - 1 if fill else pos
+    if start > pos:
+        walk.hidden(f"JPEG @ {pos:#x}", f"{start - pos} fill bytes (0xFF) before a marker", start - pos)
+    need(data, start, 2, "JPEG marker")
+    if data[start + 1] == 0x00:
+        raise CorruptImageError(f"a stuffed 0xFF00 at offset {start:#x} where a marker should be")
+    return data[start + 1], start, start + 2
 
 
 def _entropy(data: bytes, pos: int, walk: Walk) -> int:
