@@ -323,3 +323,9 @@ def test_a_batch_goes_on_past_an_internal_error(tmp_path: Path, photo: Path, mon
     code, out, err = cli("strip", photo, second)
     assert code == Exit.INTERNAL and "internal error" in err and "Traceback" not in out + err
     assert (tmp_path / "second-clean.jpg").exists() and not (tmp_path / "photo-clean.jpg").exists()
+
+
+def test_the_readme_lists_every_exit_code() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for code in MEANINGS:
+        assert f"\n| {int(code)} | " in readme
