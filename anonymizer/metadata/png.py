@@ -133,6 +133,8 @@ def _exact(kind: bytes, body: bytes, size: int, where: str, parsed: Parsed) -> b
     if len(body) > size:
         parsed.add(where, f"{len(body) - size} bytes after the chunk's {size} bytes of fields", Category.HIDDEN,
                    len(body) - size)
+    if kind == b"sRGB" and body[:1] > b"\x03":
+        parsed.add(where, "rendering intent out of range", Category.HIDDEN, 1)
     if len(body) < size or (kind == b"sRGB" and body[0] > 3):
         _note(parsed, f"PNG {tag_name(kind)} chunk is malformed; removed")
         return None
@@ -466,7 +468,7 @@ def _settle(data: bytes, frame: Frame, state: State, parsed: Parsed) -> tuple[li
         raise CorruptImageError(f"PNG image data cannot be inflated ({exc})") from exc
     if len(rows) < expected:
         raise CorruptImageError(f"PNG image data holds {len(rows)} bytes of rows; the header implies {expected}")
-    exact = inflater.eof and not more and len(rows) == expected
+    exact = inflater.eof and not more and not inflater.unused_data and len(rows) == expected
     if len(rows) > expected or more:
         parsed.add(frame.where, "image data inflates to more than the rows the header implies", Category.HIDDEN)
     elif inflater.unused_data:
