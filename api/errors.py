@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from anonymizer.errors import (
+from anonymizer import (
     AnonymizerError,
     BusyError,
     CorruptImageError,

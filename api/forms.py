@@ -17,7 +17,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from anonymizer.errors import TooLargeError
+from anonymizer import TooLargeError
 
 from .errors import ClientGoneError, MediaTypeError, RequestError, RequestTimeoutError
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-from anonymizer.errors import AnonymizerError, ModelError
+from anonymizer import AnonymizerError, ModelError
 from anonymizer.faces import Detector
 
 from .errors import NotReadyError

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from anonymizer.errors import OptionsError
-from anonymizer.options import Limits
+from anonymizer import Limits, OptionsError
 
 ENV_PREFIX = "ANONYMIZER_"
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from anonymizer.errors import BusyError
+from anonymizer import BusyError
 
 T = TypeVar("T")
 
