@@ -57,6 +57,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: JPEG/WebP quality of every re-encode (clean's default, and strip's when the container cannot be rebuilt)
+QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class CleanOptions:
     regions: Regions = field(default_factory=Regions)
     background: Background = Background.KEEP
     output_format: OutputFormat = OutputFormat.SAME
-    quality: int = 92
+    quality: int = QUALITY
     keep_icc: bool = False  # keep the colour profile (it may name the editing software and a date)
     limits: Limits = DEFAULT_LIMITS
 

@@ -329,3 +329,4 @@ def test_the_readme_lists_every_exit_code() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for code in MEANINGS:
         assert f"\n| {int(code)} | " in readme
+

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..errors import CorruptImageError, UnsupportedFormatError
-from ..options import DEFAULT_LIMITS, Limits, OutputFormat
+from ..options import DEFAULT_LIMITS, QUALITY, Limits, OutputFormat
 from .base import Parsed, Reader
 from .exif import ORIENTATION_WORDS
 from .report import Category, Finding, Report, Risk
@@ -29,7 +29,6 @@ __all__ = [
     "strip",
 ]  # fmt: skip
 
-REENCODE_QUALITY = 95
 KEPT_PROFILE_NOTE = "kept the colour profile, as asked (it may name the editing software and a date)"
 @dataclass(frozen=True)
 class StripResult:
@@ -159,9 +158,9 @@ def _reencode(data: bytes, limits: Limits, report: Report, parsed: Parsed, why: 
 
     decoded = imaging.decode(data, limits, parsed.keep_icc)
     target = formats.output_for(decoded.format, OutputFormat.SAME)
-    out = imaging.encode(decoded.pixels, target, REENCODE_QUALITY, decoded.icc_profile)
-    quality = f" at quality {REENCODE_QUALITY}" if target.name in ("jpeg", "webp") else ""
-    notes = [f"re-encoded from pixels as {target.name.upper()}{quality}: {why}"]
+    out = imaging.encode(decoded.pixels, target, QUALITY, decoded.icc_profile)
+    quality = f" at quality {QUALITY}" if target.name in ("jpeg", "webp") else ""
+    notes = [f"re-encoded from pixels as {target.label}{quality} (not lossless): {why}"]
     if decoded.frames > 1:
         notes.append(f"kept the first of {decoded.frames} frames")
     notes.extend(_profile_notes(parsed, decoded.icc_profile is not None))
