@@ -7,6 +7,7 @@ Reports throughput, latency percentiles, status counts and the server's resident
 
     .venv/bin/python bench/bench_api.py                       # 1, 4, 16 clients, 30 s each
     .venv/bin/python bench/bench_api.py --seconds 10 --clients 1,4 --max-requests 50
+    .venv/bin/python bench/bench_api.py --report ...          # as the page asks: JSON with the output's report
 
 Goal (issue 6, 2-core machine): >= 4 photos/s at 4 clients, p99 < 2 s, no 5xx but 503, memory flat.
 """
@@ -14,6 +15,7 @@ Goal (issue 6, 2-core machine): >= 4 photos/s at 4 clients, p99 < 2 s, no 5xx bu
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import os
 import socket
@@ -68,7 +70,8 @@ class Sampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.samples, self.stopped = pid, [], threading.Event()
+        self.pid, self.stopped = pid, threading.Event()
+        self.samples: list[float] = []
 
     def run(self) -> None:
         while not self.stopped.wait(0.2):
@@ -99,7 +102,27 @@ class Phase:
                 self.latencies.append(latency)
 
 
-def client_loop(url: str, photo: bytes, phase: Phase, deadline: float, budget: list[int], backoff: float) -> None:
+@dataclass(frozen=True)
+class Ask:
+    """What each client sends: the photo, and whether it asks for the JSON answer with the output's report."""
+
+    photo: bytes
+    report: bool
+
+    def send(self, http: httpx.Client) -> httpx.Response:
+        fields = {"report": "true"} if self.report else {}
+        return http.post("/v1/clean", files={"photo": ("p.jpg", self.photo, "image/jpeg")}, data=fields)
+
+    def right(self, r: httpx.Response) -> bool:
+        """A 200 carries one obscured face in a JPEG (and, with report, a clean report of it)."""
+        if not self.report:
+            return r.headers.get("x-faces-obscured") == "1" and r.content.startswith(b"\xff\xd8")
+        body = r.json()
+        image = base64.b64decode(body["image"])
+        return body["summary"]["faces_obscured"] == 1 and body["output_report"]["clean"] and image[:2] == b"\xff\xd8"
+
+
+def client_loop(url: str, ask: Ask, phase: Phase, deadline: float, budget: list[int], backoff: float) -> None:
     with httpx.Client(base_url=url, timeout=60) as http:
         while time.monotonic() < deadline:
             with phase.lock:
@@ -108,25 +131,25 @@ def client_loop(url: str, photo: bytes, phase: Phase, deadline: float, budget: l
                 budget[0] -= 1
             started = time.perf_counter()
             try:
-                r = http.post("/v1/clean", files={"photo": ("p.jpg", photo, "image/jpeg")})
+                r = ask.send(http)
             except httpx.HTTPError:
                 with phase.lock:
                     phase.failures += 1
                 continue
             status = r.status_code
-            if status == 200 and (r.headers.get("x-faces-obscured") != "1" or not r.content.startswith(b"\xff\xd8")):
+            if status == 200 and not ask.right(r):
                 status = 0  # wrong result: counted under "other"
             phase.record(status, time.perf_counter() - started)
             if r.status_code == 503:
                 time.sleep(backoff)
 
 
-def run_phase(url: str, photo: bytes, clients: int, seconds: float, max_requests: int, backoff: float) -> Phase:
+def run_phase(url: str, ask: Ask, clients: int, seconds: float, max_requests: int, backoff: float) -> Phase:
     phase = Phase(clients)
     budget = [max_requests]
     deadline = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=client_loop, args=(url, photo, phase, deadline, budget, backoff))
+        threading.Thread(target=client_loop, args=(url, ask, phase, deadline, budget, backoff))
         for _ in range(clients)
     ]
     started = time.perf_counter()
@@ -198,9 +221,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="server workers (0: the default)")
     parser.add_argument("--queue", type=int, default=4, help="server queue beyond busy workers")
     parser.add_argument("--backoff", type=float, default=0.2, help="seconds a client waits after a 503")
+    parser.add_argument("--report", action="store_true", help="ask report=true (JSON with the output's report)")
     args = parser.parse_args()
 
     photo = one_megapixel_jpeg()
+    ask = Ask(photo, args.report)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_api_server_{port}.log"
@@ -212,7 +237,7 @@ def main() -> None:
         idle = rss_mb(server.pid)[0]
         phases = []
         for clients in (int(c) for c in args.clients.split(",")):
-            phase = run_phase(url, photo, clients, args.seconds, args.max_requests, args.backoff)
+            phase = run_phase(url, ask, clients, args.seconds, args.max_requests, args.backoff)
             phase.rss = sampler.take()
             phases.append(phase)
         peak = rss_mb(server.pid)[1]
@@ -224,7 +249,8 @@ def main() -> None:
     print(
         f"photo: 1000x1000 JPEG, {len(photo) / 1e3:.0f} kB, one face; {os.cpu_count()} CPUs; "
         f"workers={args.workers or 'default'} queue={args.queue}; <= {args.seconds:.0f} s and "
-        f"<= {args.max_requests} requests per phase; 503 backoff {args.backoff} s\n"
+        f"<= {args.max_requests} requests per phase; 503 backoff {args.backoff} s; "
+        f"{'report=true (JSON)' if args.report else 'image answer'}\n"
     )
     print(table(phases))
 
