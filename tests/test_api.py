@@ -654,3 +654,25 @@ def test_serve_prints_its_address_once(tmp_path: Path) -> None:
             proc.wait(20)
     lines = [line for line in log.read_text().splitlines() if f"127.0.0.1:{port}" in line]
     assert len(lines) == 1, log.read_text()[-2000:]
+
+
+def test_review_is_detect_inspect_and_preview_of_one_upload() -> None:
+    from anonymizer import review
+
+    data = photo(size=(96, 64), orientation=6)
+    found = review.review(data, FakeDetector(), with_preview=True)  # type: ignore[arg-type]
+    assert (found.detected.width, found.detected.height) == (64, 96) and len(found.detected.faces) == 1
+    assert found.metadata is not None and any(f.category.value == "location" for f in found.metadata.findings)
+    assert found.preview is not None and decoded(found.preview.data).size == (64, 96)
+    assert pipeline.inspect(found.preview.data).is_clean and found.preview.faces == ()
+    assert review.review(data, FakeDetector()).preview is None  # type: ignore[arg-type]
+    assert found.to_json()["metadata"]["clean"] is False and "preview" not in found.to_json()
+
+
+def test_needs_detector_only_when_faces_are_neither_given_nor_off() -> None:
+    from anonymizer import review
+
+    assert review.needs_detector(CleanOptions())
+    assert not review.needs_detector(CleanOptions(detect_faces=False))
+    assert not review.needs_detector(CleanOptions(faces=()))
+    assert not review.needs_detector(CleanOptions(faces=(Box(1, 1, 4, 4),)))

@@ -505,3 +505,25 @@ def test_parse_faces_choice() -> None:
     assert parse_faces_choice("NONE") == (False, None)
     assert parse_faces_choice("[[1, 2, 3, 4]]") == (False, (Box(1, 2, 3, 4),))
     assert parse_faces_choice("[]") == (False, ())
+
+
+@PROPERTY
+@given(
+    size=sizes,
+    shapes=region_lists,
+    erasers=st.lists(st.builds(Stroke, st.lists(point, min_size=1, max_size=3).map(tuple), st.floats(0.5, 20),
+                               st.just(True)), min_size=1, max_size=3).map(tuple),
+    face=st.builds(Box, coord, coord, st.floats(1, 30), st.floats(1, 30)),
+)
+def test_erasing_only_takes_pixels_away_and_never_from_a_face(
+    size: tuple[int, int], shapes: dict[str, tuple], erasers: tuple[Stroke, ...], face: Box
+) -> None:
+    height, width = size
+    faces = [Detection(face, 0.9)]
+    drawn = build_mask(height, width, Regions(**shapes), (), OPTIONS)
+    erased = build_mask(height, width, Regions(**{**shapes, "strokes": shapes["strokes"] + erasers}), (), OPTIONS)
+    assert not (erased & ~drawn).any()
+    face_only = build_mask(height, width, Regions(), faces, OPTIONS)
+    with_face = build_mask(height, width, Regions(**{**shapes, "strokes": shapes["strokes"] + erasers}), faces,
+                           OPTIONS)
+    assert not (face_only & ~with_face).any()
