@@ -238,3 +238,29 @@ def test_matroska_and_avi_inspected_and_refused(container: str) -> None:
     assert found(report, Category.SOFTWARE, "Lavf")
     with pytest.raises(UnsupportedFormatError, match=r"MKV|AVI"):
         strip_video(io.BytesIO(clip), io.BytesIO())
+
+
+def test_hevc_encoder_settings_found_and_stripped() -> None:
+    clip = make_clip(1, 10, codec="libx265", audio=False)
+    assert found(inspect_bytes(clip), Category.SOFTWARE, "x265")  # x265 keeps its settings in hvcC's SEI array
+    out, _, _ = strip_bytes(clip)
+    assert inspect_bytes(out).is_clean and b"x265" not in out
+    assert packets(out) == packets(clip)  # hvcC rebuilt without its SEI; the samples themselves untouched
+    assert frame_digests(out) == frame_digests(clip)
+
+
+def test_mpeg4_part2_user_data() -> None:
+    from anonymizer.video.sei import drop_mpeg4_user_data, mpeg4_user_data
+
+    sample = b"\x00\x00\x01\xb0\x01\x00\x00\x01\xb2DivX503b1393p\x00\x00\x01\xb6\x12\x34"
+    assert mpeg4_user_data(sample) == [b"DivX503b1393p"]
+    assert drop_mpeg4_user_data(sample) == b"\x00\x00\x01\xb0\x01\x00\x00\x01\xb6\x12\x34"
+    clip = make_clip(1, 10, codec="mpeg4", container="3gp")
+    out, _, _ = strip_bytes(clip)
+    assert inspect_bytes(out).is_clean
+    assert_same_streams_exact(clip, out)
+
+
+def assert_same_streams_exact(before: bytes, after: bytes) -> None:
+    assert packets(after) == packets(before)
+    assert frame_digests(after) == frame_digests(before)

@@ -38,6 +38,7 @@ def make_clip(
     timecode: str | None = None,
     container: str = "mp4",
     frame_fn: FrameFn = gradient_frame,
+    codec: str = "libx264",
 ) -> bytes:
     """A clip of round(seconds * fps) frames of `size` (width, height) as bytes.
 
@@ -45,13 +46,14 @@ def make_clip(
     the other tests; data_track and timecode need mp4/mov; webm needs audio=False). metadata: container tags;
     keys starting with "com." (e.g. "com.apple.quicktime.location.ISO6709") are written as QuickTime `keys`
     (movflags use_metadata_tags). rotation: degrees counter-clockwise, written as the track's display matrix.
+    codec: "libx264" (default), "libx265" (HEVC, tagged hvc1), "mpeg4" (MPEG-4 Part 2); webm always uses VP8.
     """
     buf = io.BytesIO()
     tags = dict(metadata or {})
     options = {"movflags": "use_metadata_tags"} if any(k.startswith("com.") for k in tags) else {}
     with av.open(buf, "w", format=container, options=options) as out:
         out.metadata.update(tags)
-        video = _video_stream(out, fps, size, container)
+        video = _video_stream(out, fps, size, container, codec)
         if rotation:
             video.set_display_rotation(rotation)
         if timecode:
@@ -71,10 +73,13 @@ def make_clip(
     return buf.getvalue()
 
 
-def _video_stream(out: av.container.OutputContainer, fps: int, size: tuple[int, int], container: str) -> av.VideoStream:
-    codec = "libvpx" if container == "webm" else "libx264"
-    options = {"preset": "ultrafast"} if codec == "libx264" else {}
-    video = out.add_stream(codec, rate=fps, options=options)
+def _video_stream(out: av.container.OutputContainer, fps: int, size: tuple[int, int], container: str,
+                  codec: str) -> av.VideoStream:
+    codec = "libvpx" if container == "webm" else codec
+    options = {"libx264": {"preset": "ultrafast"}, "libx265": {"preset": "ultrafast", "x265-params": "log-level=0"}}
+    video = out.add_stream(codec, rate=fps, options=options.get(codec, {}))
+    if codec == "libx265":
+        video.codec_tag = "hvc1"
     video.width, video.height = size
     video.pix_fmt = "yuv420p"
     return video

@@ -70,17 +70,20 @@ def rebuild_entry(entry: Entry) -> bytes:
         fixed[16:24] = bytes(8)  # temporal and spatial quality
         fixed[42:74] = bytes(32)  # compressor name
     keep = VISUAL_KEEP if entry.visual else AUDIO_KEEP
-    body = bytes(fixed) + b"".join(_config(kind, payload) for kind, payload in entry.boxes if kind in keep)
+    body = bytes(fixed) + b"".join(_config(kind, payload, entry.visual) for kind, payload in entry.boxes
+                                   if kind in keep)
     return box(entry.kind, body)
 
 
-def _config(kind: bytes, payload: bytes) -> bytes:
+def _config(kind: bytes, payload: bytes, visual: bool) -> bytes:
     if kind == b"avcC":
         return box(kind, rebuild_avcc(payload))
     if kind == b"hvcC":
         return box(kind, rebuild_hvcc(payload))
     if kind == b"colr" and payload[:4] not in (b"nclx", b"nclc"):
         return b""  # an embedded ICC profile: not needed to decode, and it can name software and dates
+    if kind == b"esds":
+        return box(kind, rebuild_esds(payload, visual))
     if kind == b"damr" and len(payload) >= 9:  # AMR: encoder vendor and version blanked, decoder fields kept
         return box(kind, bytes(5) + payload[5:9])
     if kind == b"wave":
@@ -141,6 +144,57 @@ def rebuild_hvcc(data: bytes) -> bytes:
         if head & 0x3F in PARAMETER_SETS_HEVC:
             arrays.append(bytes([head]) + len(units).to_bytes(2, "big") + _prefix(units))
     return data[:22] + bytes([len(arrays)]) + b"".join(arrays)
+
+
+def _descriptor(data: bytes, pos: int, tag: int) -> tuple[int, int]:
+    """(payload start, payload end) of the MPEG-4 descriptor with `tag` at pos."""
+    need(data, pos, 2, "esds descriptor")
+    if data[pos] != tag:
+        raise CorruptImageError(f"esds: expected descriptor {tag}, found {data[pos]}")
+    size, at = 0, pos + 1
+    for _ in range(4):
+        need(data, at, 1, "esds descriptor length")
+        size = (size << 7) | (data[at] & 0x7F)
+        at += 1
+        if not data[at - 1] & 0x80:
+            break
+    need(data, at, size, "esds descriptor")
+    return at, at + size
+
+
+def _write_descriptor(tag: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 0x80:
+        return bytes([tag, n]) + payload
+    return bytes([tag, 0x80 | (n >> 21) & 0x7F, 0x80 | (n >> 14) & 0x7F, 0x80 | (n >> 7) & 0x7F, n & 0x7F]) + payload
+
+
+def rebuild_esds(data: bytes, video: bool) -> bytes:
+    """An esds box payload written from its fields: ES ID, decoder configuration and its decoder-specific info
+    (for video, MPEG-4 Part 2 user data removed from it), and a predefined SL configuration. Nothing else is
+    kept."""
+    start, _end = _descriptor(data, 4, 3)
+    need(data, start, 3, "esds")
+    flags, at = data[start + 2], start + 3
+    if flags & 0x40:
+        raise UnsupportedFormatError("the stream's data is referenced by URL; only self-contained videos are handled")
+    at += 2 if flags & 0x80 else 0
+    at += 2 if flags & 0x20 else 0
+    config_start, config_end = _descriptor(data, at, 4)
+    need(data, config_start, 13, "esds decoder configuration")
+    fields, dsi = data[config_start : config_start + 13], b""
+    if config_start + 13 < config_end and data[config_start + 13] == 5:
+        dsi_start, dsi_end = _descriptor(data, config_start + 13, 5)
+        info = data[dsi_start:dsi_end]
+        dsi = _write_descriptor(5, _without_user_data(info) if video else info)
+    es = data[start : start + 2] + bytes([flags & 0x1F]) + _write_descriptor(4, fields + dsi)
+    return bytes(4) + _write_descriptor(3, es + _write_descriptor(6, b"\x02"))
+
+
+def _without_user_data(dsi: bytes) -> bytes:
+    from .sei import drop_mpeg4_user_data
+
+    return drop_mpeg4_user_data(dsi)
 
 
 def check_codec(entry_kind: bytes, handler: bytes, where: str) -> None:

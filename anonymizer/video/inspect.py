@@ -230,22 +230,34 @@ _KNOWN_CONFIG = frozenset({b"avcC", b"hvcC", b"av1C", b"vpcC", b"esds", b"d263",
 
 def _sei(src: BinaryIO, track: Track, kind: bytes, boxes: list[tuple[bytes, bytes]], where: str,
          parsed: Parsed) -> None:
-    """Encoder strings and other user data in the SEI of the first video samples."""
+    """Encoder strings and other user data in the decoder configuration and the first video samples."""
     hevc = kind in sei.HEVC_ENTRIES
-    if not (hevc or kind in sei.AVC_ENTRIES):
+    config = next((p for k, p in boxes if k in (b"avcC", b"hvcC", b"esds")), None)
+    if config is None or not (hevc or kind in sei.AVC_ENTRIES or kind == b"mp4v"):
         return
-    config = next((p for k, p in boxes if k in (b"avcC", b"hvcC")), None)
-    if config is None:
-        return
-    size = sei.length_size(kind, config)
+    here = f"{where} > stsd > {tag_name(kind)}"
+    if hevc:
+        for nal in sei.hvcc_sei(config):
+            for payload in (p for k, p in sei.sei_payloads(nal, True) if k == sei.USER_DATA_UNREGISTERED):
+                _user_data(f"{here} > hvcC SEI", payload[16:], parsed)
+    if kind == b"mp4v":
+        for payload in sei.mpeg4_user_data(config):
+            _user_data(f"{here} > esds user data", payload, parsed)
+    size = 0 if kind == b"mp4v" else sei.length_size(kind, config)
     for offset, length in _first_samples(track, SEI_SAMPLES):
         if length > parsed.limits.max_item_bytes:
             break
-        for payload in sei.user_data(read_at(src, offset, length), size, hevc):
-            text = printable(payload[16:], 80)
-            shown = text if sum(c.isalnum() for c in text) * 2 > len(text) else f"{len(payload)} bytes"
-            parsed.add(f"{where} sample @ {offset:#x} > SEI user data", f"encoder or camera data in the video "
-                       f"stream: {shown}", Category.SOFTWARE, len(payload))
+        sample = read_at(src, offset, length)
+        found = sei.mpeg4_user_data(sample) if kind == b"mp4v" else [
+            p[16:] for p in sei.user_data(sample, size, hevc)]
+        for payload in found:
+            _user_data(f"{where} sample @ {offset:#x} > user data", payload, parsed)
+
+
+def _user_data(where: str, payload: bytes, parsed: Parsed) -> None:
+    text = printable(payload, 80)
+    shown = text if sum(c.isalnum() for c in text) * 2 > len(text) else f"{len(payload)} bytes"
+    parsed.add(where, f"encoder or camera data in the video stream: {shown}", Category.SOFTWARE, len(payload))
 
 
 def _first_samples(track: Track, n: int) -> list[tuple[int, int]]:

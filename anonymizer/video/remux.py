@@ -139,22 +139,23 @@ def _copy_samples(src: BinaryIO, sink: BinaryIO, p: Plan, limits: Limits, start:
     order = sorted((offset, ti, ci) for ti, t in enumerate(p.tracks) for ci, (offset, _, _) in
                    enumerate(t.tables.chunks))
     nal = [_nal_format(t) for t in p.tracks]
+    mpeg4 = [any(k == b"mp4v" for k, _ in t.entries) and t.kind == "video" for t in p.tracks]
     pos = start
     for offset, ti, ci in order:
         _, first, count = p.tracks[ti].tables.chunks[ci]
         copied[ti].offsets[ci] = pos
         sizes = p.tracks[ti].tables.sizes[first : first + count]
-        if nal[ti] is None:
+        if nal[ti] is None and not mpeg4[ti]:
             pos += _copy(src, sink, offset, sum(sizes))
             continue
-        length_size, hevc = nal[ti] or (4, False)
+        length_size, hevc = nal[ti] or (0, False)
         for i, size in enumerate(sizes):
             if size > limits.max_item_bytes:
                 raise TooLargeError(f"a video sample of {size} bytes is over the item limit")
             sample = read_at(src, offset, size)
             if len(sample) != size:
                 raise CorruptImageError("a video sample runs past the end of the file")
-            kept = sei.drop_user_data(sample, length_size, hevc)
+            kept = sei.drop_user_data(sample, length_size, hevc) if length_size else sei.drop_mpeg4_user_data(sample)
             p.sei_samples += len(kept) != size
             sink.write(kept)
             copied[ti].sizes[first + i] = len(kept)

@@ -110,3 +110,52 @@ def length_size(entry_kind: bytes, config: bytes) -> int:
     if len(config) < 22:
         raise CorruptImageError("the hvcC box is truncated")
     return (config[21] & 3) + 1
+
+
+MPEG4_USER_DATA = b"\x00\x00\x01\xb2"  # MPEG-4 Part 2 user_data_start_code: encoders write their names here
+
+
+def mpeg4_user_data(data: bytes) -> list[bytes]:
+    """The user data segments (text after the start code, up to the next start code) of MPEG-4 Part 2 data."""
+    found: list[bytes] = []
+    at = data.find(MPEG4_USER_DATA)
+    while at >= 0 and len(found) < 64:
+        end = data.find(b"\x00\x00\x01", at + 4)
+        end = len(data) if end < 0 else end
+        found.append(data[at + 4 : end])
+        at = data.find(MPEG4_USER_DATA, end)
+    return found
+
+
+def drop_mpeg4_user_data(sample: bytes) -> bytes:
+    """An MPEG-4 Part 2 sample without its user data segments (start code included); the rest bit-exact."""
+    at = sample.find(MPEG4_USER_DATA)
+    if at < 0:
+        return sample
+    kept, pos = [], 0
+    while at >= 0:
+        kept.append(sample[pos:at])
+        end = sample.find(b"\x00\x00\x01", at + 4)
+        pos = len(sample) if end < 0 else end
+        at = sample.find(MPEG4_USER_DATA, pos)
+    kept.append(sample[pos:])
+    return b"".join(kept)
+
+
+def hvcc_sei(config: bytes) -> list[bytes]:
+    """The SEI NAL units kept in an hvcC's arrays (x265 puts its settings there)."""
+    found: list[bytes] = []
+    if len(config) < 23:
+        return found
+    pos = 23
+    for _ in range(config[22]):
+        if pos + 3 > len(config):
+            break
+        kind, count = config[pos] & 0x3F, int.from_bytes(config[pos + 1 : pos + 3], "big")
+        pos += 3
+        for _ in range(count):
+            n = int.from_bytes(config[pos : pos + 2], "big")
+            if kind in (39, 40):
+                found.append(config[pos + 2 : pos + 2 + n])
+            pos += 2 + n
+    return found
