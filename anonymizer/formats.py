@@ -299,7 +299,10 @@ def by_suffix(suffix: str) -> Format | None:
 
 
 def output_for(source: Format, wanted: OutputFormat) -> Format:
-    """The format a clean copy is written in: the one asked for, else the input's, else its fallback."""
+    """The format a clean copy is written in: the one asked for, else the input's, else its fallback. A clean
+    video is always an MP4 (H.264), whatever photo format was asked for."""
+    if source.kind is Kind.VIDEO:
+        return FORMATS["mp4"]
     if wanted is not OutputFormat.SAME:
         return FORMATS[wanted.value]
     return FORMATS[source.fallback or source.name]

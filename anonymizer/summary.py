@@ -55,6 +55,18 @@ def _count(n: int, word: str) -> str:
 
 
 @dataclass(frozen=True)
+class VideoFacts:
+    """What a video clean adds to the summary."""
+
+    frames: int
+    duration: float  # seconds
+    faces_tracked: int  # faces followed across frames (each obscured in every frame it is in)
+    face_frames: int  # frames in which at least one face was obscured
+    audio_kept: bool  # whether a sound track (a voice) went out with the video
+    rotation_applied: int = 0  # degrees the track's display rotation turned the frames upright
+
+
+@dataclass(frozen=True)
 class Summary:
     """One clean or strip: what went out and what was taken away."""
 
@@ -69,6 +81,11 @@ class Summary:
     orientation_applied: int
     notes: tuple[str, ...]
     size: int  # bytes of the output
+    video: VideoFacts | None = None
+
+    @property
+    def faces_obscured(self) -> int:
+        return self.video.faces_tracked if self.video is not None else len(self.faces)
 
     @property
     def removed_items(self) -> tuple[Finding, ...] | None:
@@ -86,7 +103,7 @@ class Summary:
             "width": self.width,
             "height": self.height,
             "bytes": self.size,
-            "faces_obscured": len(self.faces),
+            "faces_obscured": self.faces_obscured,
             "faces": [detection(d) for d in self.faces],
             "regions_obscured": self.regions_obscured,
             "metadata_removed": None if items is None else len(items),
@@ -95,11 +112,19 @@ class Summary:
             "lossless": self.lossless,
             "orientation_applied": self.orientation_applied,
             "notes": list(self.notes),
-        }
+            "video": None if self.video is None else {
+                "frames": self.video.frames, "duration": round(self.video.duration, 3),
+                "faces_tracked": self.video.faces_tracked, "face_frames": self.video.face_frames,
+                "audio_kept": self.video.audio_kept, "rotation_applied": self.video.rotation_applied,
+            },
+        }  # fmt: skip
 
     def line(self) -> str:
         """One line for people."""
-        parts = [] if self.operation == "strip" else [f"{_count(len(self.faces), 'face')} obscured"]
+        parts = [] if self.operation == "strip" else [f"{_count(self.faces_obscured, 'face')} obscured"]
+        if self.video is not None:
+            parts.append(f"{_count(self.video.frames, 'frame')}, faces hidden in {self.video.face_frames}")
+            parts.append("sound track kept (a voice can identify)" if self.video.audio_kept else "no sound track")
         if self.regions_obscured:
             parts.append("regions obscured")
         items = self.removed_items

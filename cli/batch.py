@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import typer
 from rich.progress import Progress
@@ -20,13 +20,14 @@ from anonymizer import AnonymizerError, Format, Summary, formats
 
 from . import render
 from .exits import Exit, for_error
-from .files import FileProblem, Selection, check_destination, head, read_input, write_atomic
+from .files import FileProblem, Selection, check_destination, head, open_input, write_streamed
 
 LIMIT_BYTES = 200 * 1024 * 1024
 DEBUG = {"on": False}  # --debug: tracebacks for internal errors
 
-# One file's work: its bytes and format -> output bytes and what was done.
-Job = Callable[[bytes, Format], tuple[bytes, Summary]]
+# One file's work: the input stream -> the output sink (a temporary file renamed into place only if the job
+# returns), and what was done. Photos and videos alike (anonymizer.media).
+Job = Callable[[BinaryIO, BinaryIO], Summary]
 # The format a file's output will be in, known before any work.
 Predict = Callable[[Format], Format]
 
@@ -131,9 +132,8 @@ def run(selection: Selection, job: Job, dest: Destination, predict: Predict, bat
     with progress or contextlib.nullcontext():
         for path, target in progress.track(plan, description="Working") if progress else plan:
             try:
-                data = read_input(path, LIMIT_BYTES)
-                output, summary = job(data, formats.sniff(data))
-                write_atomic(target, output, like=path, force=dest.force or dest.in_place)
+                with open_input(path) as src:
+                    summary = write_streamed(target, lambda sink: job(src, sink), path, dest.force or dest.in_place)
             except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch (fail_with says why)
                 batch.fail_with(path, exc)
                 continue

@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -50,12 +50,12 @@ def head(path: Path) -> bytes:
         raise FileProblem(f"cannot read ({exc.strerror})") from exc
 
 
-def _consider(child: Path, selection: Selection) -> None:
+def _consider(child: Path, selection: Selection, skip_copies: bool) -> None:
     if child.is_symlink() or not child.is_file():
         if child.is_symlink():
             selection.skipped.append((child, "symbolic link"))
         return
-    if child.stem.endswith("-clean"):
+    if skip_copies and child.stem.endswith("-clean"):
         selection.skipped.append((child, "a clean copy made earlier"))
         return
     try:
@@ -69,15 +69,15 @@ def _consider(child: Path, selection: Selection) -> None:
     selection.files.append(child)
 
 
-def walk(paths: list[Path]) -> Selection:
+def walk(paths: list[Path], skip_copies: bool = True) -> Selection:
     """Files as given, and the photos and videos found under folders, recognised by their content (not their
-    names: '.jfif', '.JPG_large' or no extension at all are found); clean copies and other files are skipped
-    and listed."""
+    names: '.jfif', '.JPG_large' or no extension at all are found); other files, and the clean copies an
+    earlier run made (NAME-clean.EXT, unless skip_copies is false, as for inspect), are skipped and listed."""
     selection = Selection()
     for path in paths:
         if path.is_dir() and not path.is_symlink():
             for child in sorted(path.rglob("*")):
-                _consider(child, selection)
+                _consider(child, selection, skip_copies)
         else:
             selection.files.append(path)
     return selection
@@ -90,6 +90,21 @@ def _check_input(info: os.stat_result, max_bytes: int) -> None:
         raise FileProblem("is not a regular file")
     if info.st_size > max_bytes:
         raise FileProblem(f"file is {info.st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+
+
+@contextlib.contextmanager
+def open_input(path: Path) -> Iterator[BinaryIO]:
+    """A regular file opened for reading, checked as read_input checks it (no symlink, FIFO or device)."""
+    try:
+        _check_input(path.lstat(), 1 << 62)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise FileProblem("no such file") from exc
+    except OSError as exc:
+        raise FileProblem(f"cannot read ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as fh:
+        _check_input(os.fstat(fh.fileno()), 1 << 62)
+        yield fh
 
 
 def read_input(path: Path, max_bytes: int) -> bytes:
