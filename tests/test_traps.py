@@ -12,7 +12,7 @@ from PIL import Image, PngImagePlugin
 from typer.testing import CliRunner
 
 import anonymizer
-from anonymizer import CleanOptions, InternalError, ModelError, OutputFormat, formats, imaging
+from anonymizer import CleanOptions, InternalError, ModelError, OutputFormat, formats, imaging, pipeline
 from anonymizer.cli.exits import MEANINGS, Exit
 from anonymizer.cli.main import app
 from anonymizer.errors import CorruptImageError, VerificationError
@@ -120,7 +120,7 @@ def test_an_unwritable_out_dir_fails_before_any_work(tmp_path: Path, photo: Path
 def test_existing_outputs_fail_before_any_work(tmp_path: Path, photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     photo.with_name("photo-clean.jpg").write_bytes(b"keep me")
     calls: list[int] = []
-    monkeypatch.setattr(anonymizer, "clean", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(pipeline, "clean", lambda *a, **k: calls.append(1))
     code, _, err = cli("clean", photo, "--no-faces")
     assert code == Exit.FILES and "--force" in err and calls == []
 
@@ -310,7 +310,7 @@ def test_a_broken_output_is_a_verification_error_not_corrupt_input(
 def test_a_batch_goes_on_past_an_internal_error(tmp_path: Path, photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     second = tmp_path / "second.jpg"
     second.write_bytes(photo.read_bytes())
-    real = anonymizer.strip
+    real = pipeline.strip
     calls: list[int] = []
 
     def flaky(data: bytes, **kwargs: object) -> object:
@@ -319,7 +319,7 @@ def test_a_batch_goes_on_past_an_internal_error(tmp_path: Path, photo: Path, mon
             raise KeyError("a bug")
         return real(data, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(anonymizer, "strip", flaky)
+    monkeypatch.setattr(pipeline, "strip", flaky)
     code, out, err = cli("strip", photo, second)
     assert code == Exit.INTERNAL and "internal error" in err and "Traceback" not in out + err
     assert (tmp_path / "second-clean.jpg").exists() and not (tmp_path / "photo-clean.jpg").exists()
