@@ -46,11 +46,13 @@ VIDEO_STRUCTURE = {
     "CompressorID", "SourceImageWidth", "SourceImageHeight", "XResolution", "YResolution", "BitDepth",
     "VideoFrameRate", "ColorProfiles", "ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients",
     "PixelAspectRatio", "VideoFieldOrder", "PurchaseFileFormat", "Rotation", "VideoFullRangeFlag",
+    "LayoutFlags", "AudioChannelLayout", "ChannelBitmap", "NumChannelDescriptions",
     "MovieDataSize", "MovieDataOffset", "FrameRate", "FrameCount", "StreamCount", "StreamType", "VideoCodec",
     "AudioCodec", "MaxDataRate", "ImageLength", "Quality", "SampleSize", "DocType", "DocTypeVersion",
     "DocTypeReadVersion", "EBMLVersion", "EBMLReadVersion", "TimecodeScale", "TrackNumber", "TrackType",
     "CodecID", "TrackLanguage", "VideoScanType", "Encoding",
     "NumChannels", "SampleRate", "AvgBytesPerSec", "BitsPerSample", "TotalFrameCount", "HandlerVendorID",
+    "AverageBitrate", "BufferSize", "MaxBitrate", "AudioSampleCount", "VideoFrameCount",
 }  # fmt: skip
 ZERO_DATE = "0000:00:00 00:00:00"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".mkv", ".webm", ".avi"}

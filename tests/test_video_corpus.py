@@ -63,6 +63,7 @@ EXIFTOOL_STRUCTURE = {
     "CompressorID", "SourceImageWidth", "SourceImageHeight", "XResolution", "YResolution", "BitDepth",
     "VideoFrameRate", "ColorProfiles", "ColorPrimaries", "TransferCharacteristics", "MatrixCoefficients",
     "PixelAspectRatio", "VideoFieldOrder", "PurchaseFileFormat", "Rotation", "VideoFullRangeFlag",
+    "LayoutFlags", "AudioChannelLayout", "ChannelBitmap", "NumChannelDescriptions",
 }  # fmt: skip
 HANDLERS = {"VideoHandler", "SoundHandler"}
 BLANKED = {"EncoderVendor", "EncoderVersion"}  # AMR's damr: kept as a field, emptied

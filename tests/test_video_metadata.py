@@ -264,3 +264,20 @@ def test_mpeg4_part2_user_data() -> None:
 def assert_same_streams_exact(before: bytes, after: bytes) -> None:
     assert packets(after) == packets(before)
     assert frame_digests(after) == frame_digests(before)
+
+
+def test_offsets_past_4_gb_use_co64() -> None:
+    from anonymizer.video import remux
+    from anonymizer.video.boxes import children, top_level
+    from anonymizer.video.model import read_track
+
+    clip = make_clip(0.5, 10)
+    src = io.BytesIO(clip)
+    plan = remux.plan(src, top_level(src), Limits())
+    copied = [remux.Copied(list(t.tables.sizes), [o + (5 << 30) for o, _, _ in t.tables.chunks]) for t in plan.tracks]
+    moov = remux.moov_box(plan, copied)
+    traks = [b for b in children(moov, 8, len(moov)) if b.kind == b"trak"]
+    for trak, want in zip(traks, copied, strict=True):
+        track = read_track(moov, trak, "t")
+        assert track.tables.offsets == want.offsets and min(track.tables.offsets) >= 1 << 32
+    assert b"co64" in moov and b"stco" not in moov

@@ -26,7 +26,7 @@ AUDIO_CODECS = frozenset({b"mp4a", b"samr", b"sawb", b"ac-3", b"ec-3", b"Opus", 
                           b"twos", b"lpcm", b"raw ", b"ipcm", b"fpcm", b"ulaw", b"alaw", b".mp3"})
 VISUAL_KEEP = frozenset({b"avcC", b"hvcC", b"av1C", b"vpcC", b"esds", b"d263", b"colr", b"pasp", b"fiel",
                          b"clli", b"mdcv", b"dvcC", b"dvvC"})
-AUDIO_KEEP = frozenset({b"esds", b"damr", b"dOps", b"dfLa", b"dac3", b"dec3", b"alac", b"wave"})
+AUDIO_KEEP = frozenset({b"esds", b"damr", b"dOps", b"dfLa", b"dac3", b"dec3", b"alac", b"wave", b"chan"})
 WAVE_KEEP = frozenset({b"frma", b"mp4a", b"esds", b"enda", b"alac", b"\x00\x00\x00\x00"})
 PARAMETER_SETS_HEVC = frozenset({32, 33, 34})  # VPS, SPS, PPS
 

@@ -225,7 +225,7 @@ def _describe_track(src: BinaryIO, track: Track, where: str, parsed: Parsed) -> 
 
 _KNOWN_CONFIG = frozenset({b"avcC", b"hvcC", b"av1C", b"vpcC", b"esds", b"d263", b"colr", b"pasp", b"fiel", b"clli",
                            b"mdcv", b"dvcC", b"dvvC", b"damr", b"dOps", b"dfLa", b"dac3", b"dec3", b"alac", b"wave",
-                           b"btrt"})  # fmt: skip
+                           b"btrt", b"chan"})  # fmt: skip
 
 
 def _sei(src: BinaryIO, track: Track, kind: bytes, boxes: list[tuple[bytes, bytes]], where: str,

@@ -129,7 +129,7 @@ def write(src: BinaryIO, sink: BinaryIO, p: Plan, limits: Limits) -> int:
     sink.seek(mdat_at + 8)
     sink.write(struct.pack(">Q", end - mdat_at))
     sink.seek(end)
-    moov = _moov(p, copied)
+    moov = moov_box(p, copied)
     sink.write(moov)
     return end + len(moov)
 
@@ -193,7 +193,7 @@ def _copy(src: BinaryIO, sink: BinaryIO, offset: int, n: int) -> int:
     return n
 
 
-def _moov(p: Plan, copied: list[Copied]) -> bytes:
+def moov_box(p: Plan, copied: list[Copied]) -> bytes:
     wide = any(o >= 1 << 32 for c in copied for o in c.offsets)
     traks = b"".join(_trak(t, c, i + 1, wide) for i, (t, c) in enumerate(zip(p.tracks, copied, strict=True)))
     return box(b"moov", _mvhd(p.movie, len(p.tracks) + 1) + traks)
