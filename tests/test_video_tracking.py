@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from anonymizer import obscure
 from anonymizer.options import CleanOptions, Method
 from anonymizer.types import Box, Detection
 from anonymizer.video.tracking import SceneCuts, Schedule, Tracker, match
+from tests.conftest import SAMPLE
 
 
 def det(x: float, y: float, size: float = 40) -> list[Detection]:
@@ -100,13 +102,13 @@ def test_match_prefers_overlap_then_nearest_centre_within_reach() -> None:
 
 def test_scene_cuts_fire_on_a_new_shot_only() -> None:
     cuts = SceneCuts()
-    ys, xs = np.mgrid[0:90, 0:160]
-    shot = np.stack([xs % 256, ys * 2, (xs + ys) % 256], -1).astype(np.uint8)
-    assert not cuts(shot)
-    assert not cuts(np.roll(shot, 6, axis=1))  # a pan
-    other = np.zeros_like(shot)
+    portrait = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    frames = [portrait[40 + 4 * i : 400 + 4 * i, 10 * i : 480 + 10 * i] for i in range(6)]  # a pan
+    assert [cuts(np.ascontiguousarray(f)) for f in frames] == [False] * 6
+    other = np.zeros_like(frames[0])
     other[..., 2] = 220
     assert cuts(other)
+    assert not cuts(other.copy())
 
 
 def test_schedule_runs_full_on_first_frame_every_n_and_on_cuts() -> None:

@@ -239,9 +239,11 @@ class SceneCuts:
         size = (THUMB_WIDTH, max(1, round(THUMB_WIDTH * height / width)))
         hsv = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
         counts = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256])
-        hist = np.asarray(cv2.normalize(counts, None), np.float32)
+        hist = np.asarray(counts, np.float32).ravel()
         last, self._last = self._last, hist
-        return last is not None and cv2.compareHist(last, hist, cv2.HISTCMP_CORREL) < CUT_CORRELATION
+        if last is None or not last.std() or not hist.std():
+            return last is not None and not np.array_equal(last, hist)
+        return float(np.corrcoef(last, hist)[0, 1]) < CUT_CORRELATION
 
 
 @dataclass(frozen=True)
