@@ -32,6 +32,11 @@ from .exits import Exit, epilog, for_error
 from .files import FileProblem, open_input, read_input, walk
 
 
+class Engine(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
+
+
 class Audio(StrEnum):
     KEEP = "keep"
     DROP = "drop"
@@ -54,6 +59,7 @@ def _with_progress(settings: VideoSettings, quiet: bool) -> VideoSettings:
             bar.stop()
 
     return replace(settings, progress=progress)
+
 
 app = typer.Typer(
     name="anonymize",
@@ -184,9 +190,14 @@ def _read_option(option: str, path: Path, limit: int) -> bytes:
 
 @app.command("clean")
 def clean_command(
-    paths: Paths,
+    sources: Annotated[
+        list[str], typer.Argument(help="Photos, videos or folders (with --engine ray: one folder or URI).")
+    ],
     out: OutOption = None,
-    out_dir: OutDirOption = None,
+    out_dir: Annotated[
+        str | None,
+        typer.Option("--out-dir", help="Folder for the clean copies (made if missing; a URI with --engine ray)."),
+    ] = None,
     force: ForceOption = False,
     in_place: InPlaceOption = False,
     method: Annotated[Method, typer.Option(help="How faces and regions are obscured.")] = CleanOptions.method,
@@ -228,15 +239,26 @@ def clean_command(
     video_quality: Annotated[
         int, typer.Option(min=0, max=51, help="Videos: H.264 constant rate factor (lower is better, 23 default).")
     ] = VideoSettings.quality,
+    engine: Annotated[
+        Engine, typer.Option(help="local: this process; ray: a Ray cluster (pip install '.[scale]'), SRC to --out-dir.")
+    ] = Engine.LOCAL,
+    address: Annotated[
+        str | None, typer.Option(help="With --engine ray: the cluster to join (e.g. ray://head:10001, auto).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="With --engine ray: worker processes.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Obscure faces and marked regions, remove all metadata, and write NAME-clean.EXT next to each file.
 
     Videos come out as MP4 (H.264): every frame decoded upright, faces tracked across frames and hidden in every
     frame they are in, regions obscured in every frame (or in a time range), the sound track copied or dropped."""
+    paths = [Path(p) for p in sources]
     _check_paths(paths, "clean")
-    selection = walk(paths)
-    _check_single_output(out, len(selection.files), in_place, "clean")
+    if engine is Engine.RAY:
+        selection = walk([])
+    else:
+        selection = walk(paths)
+        _check_single_output(out, len(selection.files), in_place, "clean")
     try:
         options = CleanOptions(
             method=method,
@@ -261,6 +283,9 @@ def clean_command(
         render.error("anonymize clean", str(exc))
         raise typer.Exit(Exit.FILES if isinstance(exc, FileProblem) else for_error(exc)) from None
 
+    if engine is Engine.RAY:
+        _on_ray(sources, out_dir, options, address, workers, force, as_json)
+        return
     settings = VideoSettings(keep_audio=audio is Audio.KEEP, quality=video_quality)
 
     def job(src: BinaryIO, sink: BinaryIO) -> Summary:
@@ -270,11 +295,56 @@ def clean_command(
         paths,
         selection,
         job,
-        batch.Destination(out, out_dir, force, in_place),
+        batch.Destination(out, None if out_dir is None else Path(out_dir), force, in_place),
         lambda source: formats.output_for(source, options.output_format),
         as_json,
         "cleaned",
     )
+
+
+def _on_ray(
+    sources: list[str],
+    out_dir: str | None,
+    options: CleanOptions,
+    address: str | None,
+    workers: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Clean a whole collection on Ray Data (anonymizer.batch): the same pipeline in every worker."""
+    if len(sources) != 1 or out_dir is None:
+        raise usage("anonymize clean", "--engine ray takes one source folder (or URI) and --out-dir")
+    try:
+        from anonymizer.batch import BatchOptions, BatchProgress, clean_collection
+
+        def show(p: BatchProgress) -> None:
+            if not as_json:
+                rate = (p.done + p.failed + p.skipped) / max(p.seconds, 1e-6)
+                render.note(f"{p.done} done, {p.failed} failed, {p.skipped} skipped of {p.total} ({rate:.1f}/s)")
+
+        settings = BatchOptions(clean=options, address=address, workers=workers, force=force)
+        result = clean_collection(sources[0], out_dir, settings, show)
+    except Exception as exc:  # noqa: BLE001 - one line with the exit code of its kind (Ray missing: a usage error)
+        state = batch.Batch(quiet=as_json)
+        state.fail_with(Path(sources[0]), exc)
+        raise typer.Exit(state.code) from None
+    payload = {
+        "done": result.done,
+        "skipped": result.skipped,
+        "failed": result.failed,
+        "resumed": result.resumed,
+        "manifest": result.manifest,
+        "seconds": round(result.seconds, 1),
+    }
+    if as_json:
+        render.print_json(payload)
+    else:
+        render.line(
+            f"cleaned {result.done} file(s), {result.failed} failed, {result.skipped} skipped, "
+            f"{result.resumed} already done; manifest: {result.manifest}"
+        )
+    if result.failed:
+        raise typer.Exit(Exit.INPUT)
 
 
 def _colour(text: str) -> tuple[int, int, int]:
