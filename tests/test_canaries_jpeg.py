@@ -292,3 +292,23 @@ def test_reencodes_with_keep_icc_keep_only_the_rebuilt_profile(name: str) -> Non
                       data)  # fmt: skip
     assert not leaks(anonymizer.clean(data, NO_FACES_ICC).data)
     assert not leaks(anonymizer.strip(oriented, keep_icc=True).data)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 9])
+@pytest.mark.parametrize(
+    "where", ["before EOI", "before a restart marker", "after a progressive scan", "stuffed 0xFF00 before EOI"]
+)
+def test_any_number_of_surplus_bytes_in_entropy_coded_data_is_found(where: str, size: int) -> None:
+    """libjpeg's bit buffer reads a few bytes ahead, so the last few are found by cutting a byte (jpeg_entropy)."""
+    junk = bytes(0x41 + i % 26 for i in range(size))
+    if where == "before a restart marker":
+        data = photo(restart_marker_blocks=2)
+        at = data.index(b"\xff\xd1", find(data, 0xDA))
+        data = data[:at] + junk + data[at:]
+    elif where == "after a progressive scan":
+        data = progressive_junk(photo(progressive=True)).replace(MARKER, junk)
+    else:
+        data = before_eoi(b"\xff\x00" * size if where.startswith("stuffed") else junk, photo())
+    hidden = [f.what for f in anonymizer.inspect(data).findings if f.category is Category.HIDDEN]
+    assert len(hidden) == 1 and "never reads" in hidden[0]
+    assert not anonymizer.strip(data).lossless
