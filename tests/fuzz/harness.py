@@ -1,11 +1,14 @@
 """One fuzz input through the public API: inspect, strip (with and without keep_icc) and clean, and what counts
 as a failure.
 
-A failure is any exception that is not one of the library's typed errors (AnonymizerError), any input that
-takes longer than TIME_LIMIT seconds for the three calls together, and any output of strip or clean that
-`inspect` does not pass. The limits are the defaults except for pixels: a mutated header can claim up to the
-default 120 megapixels, which legitimately takes longer than the time limit to decode, so the fuzzer caps
-pixels at 4 megapixels (the cap itself is what is tested then, not the decoder's speed on a huge image).
+A failure is any exception that is not one of the library's typed errors (AnonymizerError), any input whose
+calls together take more than CPU_LIMIT seconds of CPU time (times CPU_MARGIN: the process's CPU time counts
+every thread, and a loaded machine must not fail an input that is merely waiting for a core), any output of
+strip or clean that `inspect` does not pass, and any output that carries the canary marker (tests/canary.py)
+when the input did (mutate.plant hides it where no field explains it). The limits are the defaults except for
+pixels: a mutated header can claim up to the default 120 megapixels, which legitimately takes longer than the
+time limit to decode, so the fuzzer caps pixels at 4 megapixels (the cap itself is what is tested then, not the
+decoder's speed on a huge image).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ import numpy as np
 import anonymizer
 from anonymizer import AnonymizerError, Box, Category, CleanOptions, Detection, Limits, VerificationError
 
+from ..canary import MARKER, leaks
+
 FUZZ_LIMITS = Limits(max_pixels=4_000_000)
-TIME_LIMIT = 2.0  # seconds for one input (all the operations)
+CPU_LIMIT = 2.0  # CPU seconds for one input (all the operations)
+CPU_MARGIN = 2.0  # allowed: CPU_LIMIT * CPU_MARGIN of process CPU time (Pillow and numpy may use more than one thread)
+TIME_LIMIT = 10.0  # wall-clock seconds for one input: only the Hypothesis deadline, far above CPU_LIMIT on purpose
 HANG_LIMIT = 20.0  # a Python-level loop this long is a hang: interrupted and reported
 
 
@@ -68,9 +75,10 @@ class Problem:
 @dataclass
 class Outcome:
     problems: list[Problem]
-    seconds: float
+    seconds: float  # wall clock
     verification_errors: int = 0  # fail-closed refusals: typed, not failures, but worth a look in the long run
     typed: tuple[str, ...] = ()  # the typed errors raised, by class name
+    cpu_seconds: float = 0.0
 
 
 @contextmanager
@@ -101,7 +109,10 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}" if frame is not None else "?"
 
 
-def _outputs_clean(operation: str, out: bytes) -> list[Problem]:
+def _outputs_clean(operation: str, out: bytes, planted: bool = False) -> list[Problem]:
+    if planted and leaks(out):
+        return [Problem("marker carried", operation, "the output carries the canary marker planted in the input",
+                        f"{operation}:marker")]
     try:
         report = anonymizer.inspect(out)
     except AnonymizerError as exc:
@@ -143,7 +154,8 @@ def check(data: bytes, face: bool = False, hang_limit: float = HANG_LIMIT) -> Ou
     """Run every operation on `data` and collect the problems."""
     outcome = Outcome([], 0.0)
     typed: list[str] = []
-    started = time.perf_counter()
+    planted = MARKER in data
+    started, cpu_started = time.perf_counter(), time.process_time()
     for name, operation in OPERATIONS.items():
         try:
             with watchdog(hang_limit):
@@ -163,9 +175,11 @@ def check(data: bytes, face: bool = False, hang_limit: float = HANG_LIMIT) -> Ou
             outcome.problems.append(Problem("exception", name, detail, f"{name}:{type(exc).__name__}:{_where(exc)}"))
             continue
         if out is not None:
-            outcome.problems += _outputs_clean(name, out)
+            outcome.problems += _outputs_clean(name, out, planted)
     outcome.seconds = time.perf_counter() - started
-    if outcome.seconds > TIME_LIMIT:
-        outcome.problems.append(Problem("slow", "all", f"{outcome.seconds:.1f} s for one input", "slow"))
+    outcome.cpu_seconds = time.process_time() - cpu_started
+    if outcome.cpu_seconds > CPU_LIMIT * CPU_MARGIN:
+        detail = f"{outcome.cpu_seconds:.1f} CPU s for one input ({outcome.seconds:.1f} s wall)"
+        outcome.problems.append(Problem("slow", "all", detail, "slow"))
     outcome.typed = tuple(typed)
     return outcome

@@ -5,6 +5,12 @@ long run can draw it from a seeded random generator; `apply` turns it into bytes
 find the length and offset fields of each container (JPEG segment lengths, PNG chunk lengths, RIFF sizes,
 ISOBMFF box sizes, TIFF IFD offsets, entry counts and value offsets, wherever a TIFF structure is embedded)
 and the spans of its chunks, and lie about them or duplicate them.
+
+`plant` hides the canary marker (tests/canary.py) where no field explains it: appended to a JPEG segment, PNG
+chunk, RIFF chunk (nested in an animation frame too) or GIF extension or image data, with the lengths (and the
+PNG CRC) fixed so the file still parses, or after the end of the file. The harness then checks that no output
+of strip or clean carries the marker. `smudge` inserts a different string inside structures without fixing
+anything (it may land in pixel data, where it is legitimately kept), for robustness only.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..canary import MARKER
+
+SMUDGE = b"smudge-not-a-canary-0123456789"
 Mutation = tuple[str, int, int, int]
 
 
@@ -287,14 +296,104 @@ def fix_png_crcs(data: bytearray, a: int, b: int, c: int) -> bytearray:
     return data
 
 
+# --- planting the marker ------------------------------------------------------------------------------------
+
+
+def _png_slack(data: bytearray, start: int, end: int) -> bytearray:
+    """The marker appended to a PNG chunk's data; length and CRC fixed. Not to tRNS: more entries there are the
+    alpha of palette colours the pixels may use, which strip rightly keeps."""
+    if data[start + 4 : start + 8] == b"tRNS":
+        return data + MARKER
+    body_end = end - 4
+    out = data[:body_end] + MARKER + data[body_end:]
+    out[start : start + 4] = struct.pack(">I", body_end - start - 8 + len(MARKER))
+    new_end = end + len(MARKER)
+    out[new_end - 4 : new_end] = struct.pack(">I", zlib.crc32(bytes(out[start + 4 : new_end - 4])))
+    return out
+
+
+def _jpeg_slack(data: bytearray, start: int, end: int) -> bytearray:
+    length = int.from_bytes(data[start + 2 : start + 4], "big") + len(MARKER)
+    if length > 0xFFFF:
+        return data + MARKER
+    out = data[:end] + MARKER + data[end:]
+    out[start + 2 : start + 4] = length.to_bytes(2, "big")
+    return out
+
+
+def _riff_slack(data: bytearray, start: int, end: int) -> bytearray:
+    """The marker appended to a RIFF chunk's payload (even length: padding unchanged); every enclosing size
+    (an animation frame's, the RIFF header's) grown with it."""
+    size = int.from_bytes(data[start + 4 : start + 8], "little")
+    payload_end = start + 8 + size
+    enclosing = [s for s, e in _riff(bytes(data))[1] if data[s : s + 4] == b"ANMF" and s < start and payload_end <= e]
+    out = data[:payload_end] + MARKER + data[payload_end:]
+    for at in [start, *enclosing]:
+        Field(at + 4, 4, False).write(out, Field(at + 4, 4, False).read(out) + len(MARKER))
+    Field(4, 4, False).write(out, Field(4, 4, False).read(out) + len(MARKER))
+    return out
+
+
+def _gif_chains(data: bytes) -> list[int]:
+    """Offsets of the terminators of every extension's and image's sub-block chain in a GIF."""
+    if len(data) < 13:
+        return []
+    pos = 13 + (3 * (2 << (data[10] & 7)) if data[10] & 0x80 else 0)
+    ends: list[int] = []
+    while pos < len(data) and len(ends) < 10_000:
+        if data[pos] == 0x21:
+            pos += 2
+        elif data[pos] == 0x2C and pos + 10 <= len(data):
+            packed = data[pos + 9]
+            pos += 11 + (3 * (2 << (packed & 7)) if packed & 0x80 else 0)
+        else:
+            break
+        while pos < len(data) and data[pos]:
+            pos += 1 + data[pos]
+        if pos >= len(data):
+            break
+        ends.append(pos)
+        pos += 1
+    return ends
+
+
+def plant(data: bytearray, a: int, b: int, c: int) -> bytearray:
+    """The marker where no field explains it: in a structure's slack (lengths fixed), or after the end."""
+    raw = bytes(data)
+    if raw[:3] == b"GIF":
+        ends = _gif_chains(raw)
+        if ends and b % 4:
+            at = ends[a % len(ends)]
+            return data[:at] + bytes([len(MARKER)]) + MARKER + data[at:]
+        return data + MARKER
+    slack = {b"\xff\xd8": (_jpeg, _jpeg_slack), b"\x89P": (_png, _png_slack), b"RI": (_riff, _riff_slack)}
+    scanner, grow = slack.get(raw[:2], (None, None))
+    spans = [s for s in scanner(raw)[1] if s[1] <= len(raw)] if scanner and grow else []
+    if not spans or not b % 4 or grow is None:
+        return data + MARKER
+    start, end = spans[a % len(spans)]
+    return grow(data, start, end)
+
+
+def smudge(data: bytearray, a: int, b: int, c: int) -> bytearray:
+    """A string inserted inside a structure, nothing fixed (not a canary: it may land in kept pixel data)."""
+    _, spans = structure(bytes(data))
+    if not spans:
+        return data
+    start, end = spans[a % len(spans)]
+    at = start + c % max(1, end - start)
+    return data[:at] + SMUDGE + data[at:]
+
+
 MUTATIONS: dict[str, Callable[[bytearray, int, int, int], bytearray]] = {
     "truncate": truncate, "flip": flip, "set_byte": set_byte, "insert": insert, "delete": delete,
     "lie": lie, "duplicate": duplicate, "drop": drop, "swap": swap, "fix_png_crcs": fix_png_crcs,
+    "plant": plant, "smudge": smudge,
 }
 NAMES = tuple(MUTATIONS)
 # How often each is drawn by the long run: structure-aware lies most, truncation less (it is the easy case).
 WEIGHTS = {"truncate": 1, "flip": 3, "set_byte": 2, "insert": 2, "delete": 2, "lie": 6, "duplicate": 2, "drop": 1,
-           "swap": 1, "fix_png_crcs": 1}
+           "swap": 1, "fix_png_crcs": 1, "plant": 3, "smudge": 1}
 
 
 def apply(seed: bytes, mutations: list[Mutation]) -> bytes:
