@@ -15,7 +15,8 @@ one worker process per tool and frame size (all clips of that size in one run, s
 - fps: frames of all clips / the worker's wall time (decoding, detection, encoding, start-up, model loading);
 - peak memory: the worker's peak resident set (os.wait4);
 - hidden: share of face-frames (valid labelled faces, at least half inside the frame, by their height in the
-  frame) of which >= 80 % of the visible box is black (all channels < 48) in the output;
+  frame) of which >= 80 % of the visible box is black (all channels < 48) in the output; faces WIDER labels as
+  heavily occluded (a hat over the face, the back of a head) are left out unless --occluded;
 - faces seen: faces (per clip) not hidden in at least one of their frames, by their median height.
 Ties in darkness favour deface (dark hair counts as hidden for both).
 """
@@ -143,12 +144,13 @@ for path in sys.argv[2:]:
 class Run:
     tool: str
     wall: float
+    cpu: float  # user + system seconds of the worker (all threads)
     peak_mb: float
     outputs: list[Path]
 
 
-def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """Run `command`; its wall time, peak resident memory (MB) and stdout."""
+def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, float, str]:
+    """Run `command`; its wall time, CPU time (user + system), peak resident memory (MB) and stdout."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd)
@@ -159,19 +161,19 @@ def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, s
         err.seek(0)
         if proc.returncode:
             raise RuntimeError(f"{command[0]} failed: {err.read().decode()[-800:]}")
-        return wall, usage.ru_maxrss / 1024, out.read().decode()
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def run_ours(clips: list[Clip]) -> Run:
     paths = [str(c.path) for c in clips]
-    wall, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), *paths])
-    return Run("anonymize", wall, peak, [Path(p[:-4] + "-ours.mp4") for p in paths])
+    wall, cpu, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), *paths])
+    return Run("anonymize", wall, cpu, peak, [Path(p[:-4] + "-ours.mp4") for p in paths])
 
 
 def run_deface(deface: Path, clips: list[Clip]) -> Run:
     paths = [str(c.path) for c in clips]
-    wall, peak, _ = _timed([str(deface), "--replacewith", "solid", *paths])
-    return Run("deface 1.5.0", wall, peak, [Path(p[:-4] + "_anonymized.mp4") for p in paths])
+    wall, cpu, peak, _ = _timed([str(deface), "--replacewith", "solid", *paths])
+    return Run("deface 1.5.0", wall, cpu, peak, [Path(p[:-4] + "_anonymized.mp4") for p in paths])
 
 
 # ---------------------------------------------------------------- scoring
@@ -236,23 +238,41 @@ def _share(pair: list[int]) -> str:
 
 
 def report(size: int, runs: list[tuple[Run, Score]]) -> list[str]:
-    lines = [f"\n### {size}p\n", "| tool | fps | peak MB | " + " | ".join(f"hidden {b[0]}" for b in BUCKETS)
-             + " | " + " | ".join(f"seen {b[0]}" for b in BUCKETS) + " |", "|---" * (3 + 2 * len(BUCKETS)) + "|"]  # fmt: skip
+    hidden = " | ".join(f"hidden {b[0]}" for b in BUCKETS)
+    seen = " | ".join(f"seen {b[0]}" for b in BUCKETS)
+    lines = [f"\n### {size}p\n", f"| tool | fps | CPU s/frame | peak MB | {hidden} | {seen} |"]
+    lines.append("|---" * (4 + 2 * len(BUCKETS)) + "|")
     for run, score in runs:
         fps = score.frames / run.wall if run.wall else 0.0
         hidden = " | ".join(_share(score.face_frames[b[0]]) for b in BUCKETS)
         seen = " | ".join(f"{score.faces[b[0]][0]} of {score.faces[b[0]][1]}" for b in BUCKETS)
-        lines.append(f"| {run.tool} | {fps:.2f} | {run.peak_mb:.0f} | {hidden} | {seen} |")
+        cpu = run.cpu / score.frames if score.frames else 0.0
+        lines.append(f"| {run.tool} | {fps:.2f} | {cpu:.3f} | {run.peak_mb:.0f} | {hidden} | {seen} |")
     return lines
 
 
-def pick_photos(count: int, min_faces: int = 3) -> list[tuple[Path, Boxes]]:
-    """An even spread of photos with at least `min_faces` valid faces of 10 px or more."""
-    truth = wider.ground_truth()
+def occlusion() -> dict[str, NDArray[np.int_]]:
+    """WIDER's occlusion label of every face (0 none, 1 partial, 2 heavy), by photo name."""
+    import scipy.io
+
+    mat = scipy.io.loadmat(str(wider.CORPUS / "wider_face_val.mat"))
+    labels = {}
+    for e in range(len(mat["event_list"])):
+        for f in range(len(mat["file_list"][e][0])):
+            name = str(mat["file_list"][e][0][f][0][0])
+            labels[name] = np.asarray(mat["occlusion_label_list"][e][0][f][0]).reshape(-1).astype(int)
+    return labels
+
+
+def pick_photos(count: int, occluded: bool = False, min_faces: int = 3) -> list[tuple[Path, Boxes]]:
+    """An even spread of photos with at least `min_faces` valid faces of 10 px or more (in the photo), without the
+    heavily occluded ones unless `occluded`."""
+    truth, occlusions = wider.ground_truth(), occlusion()
     chosen = []
     for path in wider.photo_paths(limit=count * 6):
         gt, valid = truth[path.stem]
-        keep = gt[valid & (gt[:, 3] >= 10)]
+        wanted = valid if occluded else valid & (occlusions[path.stem] < 2)
+        keep = gt[wanted & (gt[:, 3] >= 10)]
         if len(keep) >= min_faces:
             chosen.append((path, keep.astype(np.float64)))
         if len(chosen) == count:
@@ -269,6 +289,7 @@ def main() -> None:
     parser.add_argument("--deface", type=Path, default=DEFACE)
     parser.add_argument("--no-deface", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
+    parser.add_argument("--occluded", action="store_true", help="count heavily occluded faces too (WIDER label 2)")
     args = parser.parse_args()
     photos, frames, sizes = args.photos, args.frames, [int(s) for s in args.sizes.split(",")]
     if args.quick:
@@ -276,8 +297,9 @@ def main() -> None:
     deface = None if args.no_deface or not args.deface.exists() else args.deface
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-video-"))
     folder.mkdir(parents=True, exist_ok=True)
-    chosen = pick_photos(photos)
-    print(f"{len(chosen)} WIDER photos x {frames} frames at {FPS} fps; sizes {sizes}; deface: {deface or 'skipped'}")
+    chosen = pick_photos(photos, args.occluded)
+    which = "all valid faces" if args.occluded else "valid faces but the heavily occluded ones"
+    print(f"{len(chosen)} WIDER photos x {frames} frames at {FPS} fps; sizes {sizes}; {which}; deface: {deface or 'no'}")
     for size in sizes:
         clips = [make_clip(p, gt, SIZES[size], frames, folder, seed) for seed, (p, gt) in enumerate(chosen)]
         runs = [run_ours(clips)] + ([run_deface(deface, clips)] if deface else [])

@@ -47,6 +47,9 @@ LOOKAHEAD = 24
 WINDOW_BYTES = 512 * 1024 * 1024
 #: the light detector: one CenterFace pass at 1024 px (long side), a lower threshold (tracks confirm it)
 LIGHT_PLAN = Plan((Pass(1024),), threshold=0.3, candidates=0.2)
+#: a tracked face's box is grown this much before face_scale: motion blur and the detectors' jitter from frame to
+#: frame (a face hidden in one frame and half shown in the next is not hidden)
+TRACK_MARGIN = 1.1
 #: an anchored face region is clipped to the frame grown by this share of its size on every side
 ANCHOR_MARGIN = 0.5
 
@@ -243,7 +246,8 @@ class _Cleaner:
 
     def _anchors(self, frame: fr.Frame, size: tuple[int, int]) -> list[obscure.Anchor]:
         assert self.tracker is not None
-        boxes: dict[object, Box] = {("track", k): v for k, v in self.tracker.covers(frame.index).items()}
+        covers = self.tracker.covers(frame.index).items()
+        boxes: dict[object, Box] = {("track", k): v.scaled(TRACK_MARGIN) for k, v in covers}
         boxes.update({("user", i): b for i, b in enumerate(self.options.clean.faces or ())})
         return [face_anchor(box, self.options.clean, self._noise(key), size) for key, box in boxes.items()]
 
