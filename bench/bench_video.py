@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 import wider
 from numpy.typing import NDArray
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFACE = Path("/tmp/defacevenv/bin/deface")
@@ -92,7 +93,7 @@ def camera_path(photo: tuple[int, int], out: tuple[int, int], frames: int, seed:
         cy = ph / 2 + span_y * 0.95 * np.sin(2 * np.pi * seconds[i] / 11 + phase[3]) + shake[1][i] / z
         rot = cv2.getRotationMatrix2D((float(cx), float(cy)), float(roll[i]), float(z))
         rot[:, 2] += (ow / 2 - cx, oh / 2 - cy)
-        maps.append(rot)
+        maps.append(np.asarray(rot, np.float64))
     return maps
 
 
@@ -106,7 +107,7 @@ def _map_boxes(gt: Boxes, m: NDArray[np.float64]) -> Boxes:
 
 def make_clip(photo: Path, gt: Boxes, out: tuple[int, int], frames: int, folder: Path, seed: int) -> Clip:
     """Film `photo` with the virtual camera into folder/<name>-<height>.mp4; the faces' boxes in each frame."""
-    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    image = np.asarray(Image.open(photo).convert("RGB"))
     maps = camera_path((image.shape[1], image.shape[0]), out, frames, seed)
     clip = Clip(folder / f"{photo.stem}-{out[1]}.mp4", frames)
     with av.open(str(clip.path), "w") as container:
@@ -211,7 +212,7 @@ def score_clip(score: Score, clip: Clip, output: Path) -> None:
         for index, frame in enumerate(container.decode(video=0)):
             if index >= clip.frames:
                 break
-            pixels = frame.to_ndarray(format="rgb24")
+            pixels = np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
             score.frames += 1
             for face, box in enumerate(clip.boxes[index]):
                 hidden, bucket = _hidden(pixels, box), _bucket(box[3])
@@ -222,7 +223,7 @@ def score_clip(score: Score, clip: Clip, output: Path) -> None:
                 shown[face] |= not hidden
                 score.face_frames[bucket][0] += hidden
                 score.face_frames[bucket][1] += 1
-    for face in np.flatnonzero(present):
+    for face in np.flatnonzero(present).tolist():
         bucket = _bucket(float(np.median(heights[face])))
         if bucket is not None:
             score.faces[bucket][0] += int(shown[face])
@@ -299,7 +300,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     chosen = pick_photos(photos, args.occluded)
     which = "all valid faces" if args.occluded else "valid faces but the heavily occluded ones"
-    print(f"{len(chosen)} WIDER photos x {frames} frames at {FPS} fps; sizes {sizes}; {which}; deface: {deface or 'no'}")
+    print(f"{len(chosen)} WIDER photos x {frames} frames at {FPS} fps; sizes {sizes}; {which}; deface: {deface}")
     for size in sizes:
         clips = [make_clip(p, gt, SIZES[size], frames, folder, seed) for seed, (p, gt) in enumerate(chosen)]
         runs = [run_ours(clips)] + ([run_deface(deface, clips)] if deface else [])
