@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from .. import obscure, regions, segmentation
-from ..errors import AnonymizerError, OptionsError, VerificationError
+from ..errors import AnonymizerError, CancelledError, OptionsError, VerificationError
 from ..faces import Detector, get_detector
 from ..faces.ensemble import Ensemble, Pass, Plan
 from ..metadata import Report
@@ -55,16 +55,14 @@ ANCHOR_MARGIN = 0.5
 
 ProgressFn = Callable[[int, int], None]
 
+__all__ = ["AudioMode", "CancelledError", "VideoCleanOptions", "VideoCleanResult", "clean_video"]
+
 
 class AudioMode(StrEnum):
     """What happens to the audio track: copied bit-exact, or left out."""
 
     KEEP = "keep"
     DROP = "drop"
-
-
-class CancelledError(AnonymizerError):
-    """The caller cancelled the job; nothing was written."""
 
 
 @dataclass(frozen=True)
