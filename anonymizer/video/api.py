@@ -13,10 +13,11 @@ from ..errors import CorruptImageError, InputError, TooLargeError, UnsupportedFo
 from ..metadata import Report, StripResult, not_carried
 from ..metadata.base import Parsed
 from ..options import DEFAULT_LIMITS, Limits
-from . import remux, verify
+from . import verify
 from .boxes import MAX_VIDEO_BYTES, read_at, stream_size
 from .formats import VideoFormat, sniff_video
 from .inspect import inspect_isobmff
+from .strippers import DEMUXERS, STRIPPERS
 
 ISOBMFF = frozenset({"mp4", "mov", "m4v", "3gp"})
 
@@ -69,8 +70,7 @@ def verify_video(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
     """The report of a video that must be clean; VerificationError if anything identifying is left or the
     video does not decode. Fail closed: a video that cannot be read at all is a VerificationError too."""
     report = _verified_report(src, limits)
-    if report.format in ISOBMFF:
-        _summaries(src, verify.FIRST_FRAMES, who="output")
+    _summaries(src, DEMUXERS[report.format], verify.FIRST_FRAMES, who="output")
     return report
 
 
@@ -86,51 +86,45 @@ def _verified_report(src: BinaryIO, limits: Limits) -> Report:
 def strip_video(src: BinaryIO, sink: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> StripResult:
     """Write `src` to `sink` without metadata, losslessly; return what was removed.
 
-    src: a seekable binary stream (a file opened 'rb', or io.BytesIO); it is read box by box, never whole.
+    src: a seekable binary stream (a file opened 'rb', or io.BytesIO); it is read piece by piece, never whole.
     sink: a readable, writable and seekable binary stream, empty or to be overwritten (open(path, 'w+b'), or
     io.BytesIO): the output is written from its start, then read back and verified (nothing identifying left,
-    the same streams with the same packet counts, frame counts and durations as the input). On any error the
-    sink is truncated to zero bytes and the error raised: the caller must then discard it (the CLI writes to a
-    temporary file and renames it only when this returns). StripResult.data is b"" (the output is in the sink).
+    the same streams with the same packet counts and durations as the input, its first frames decode). On any
+    error the sink is truncated to zero bytes and the error raised: the caller must then discard it (the CLI
+    writes to a temporary file and renames it only when this returns). StripResult.data is b"" (the output is in
+    the sink); StripResult.format is the input's (and output's) format name.
     """
     fmt = _format(src)
-    if not fmt.strippable:
+    stripper = STRIPPERS.get(fmt.name)
+    if stripper is None:
         raise UnsupportedFormatError(f"stripping {fmt.name.upper()} videos is not supported: {NOT_STRIPPABLE}; "
                                      "'inspect' lists what the file carries")
     parsed = Parsed(fmt.name, limits)
     with _reader_bugs(fmt):
-        top = inspect_isobmff(src, parsed)
-        movie = remux.plan(src, top, limits)
+        job = stripper(src, parsed, limits)
     report = Report(fmt.name, tuple(parsed.findings))
-    before = _summaries(src, 0, who="input")
+    before = _summaries(src, job.demuxer, 0, who="input")
     sink.seek(0)
     sink.truncate()
     try:
-        remux.write(src, sink, movie, limits)
+        with _reader_bugs(fmt):
+            job.write(sink)
         sink.flush()
         output = _verified_report(sink, limits)
-        verify.compare(before, _summaries(sink, verify.FIRST_FRAMES, who="output"))
+        verify.compare(before, _summaries(sink, job.demuxer, verify.FIRST_FRAMES, who="output"))
     except BaseException:
         sink.seek(0)
         sink.truncate()
         raise
-    return StripResult(b"", fmt.name, True, not_carried(report, output), _notes(movie))
+    return StripResult(b"", fmt.name, True, not_carried(report, output), job.notes())
 
 
-NOT_STRIPPABLE = "only MP4, MOV, M4V and 3GP can be rewritten losslessly here"
+NOT_STRIPPABLE = "its index would have to be rebuilt, which is not done here (MP4, MOV, M4V, 3GP, MKV and WebM are)"
 
 
-def _notes(movie: remux.Plan) -> tuple[str, ...]:
-    notes = [f"dropped {', '.join(movie.dropped)}"] if movie.dropped else []
-    if movie.sei_samples:
-        notes.append(f"dropped encoder/camera user data (SEI) from {movie.sei_samples} video sample(s); "
-                     "the pictures are unchanged")
-    return tuple(notes)
-
-
-def _summaries(src: BinaryIO, decode: int, who: str) -> list[verify.StreamSummary]:
+def _summaries(src: BinaryIO, demuxer: str, decode: int, who: str) -> list[verify.StreamSummary]:
     try:
-        return verify.summarise(src, decode)
+        return verify.summarise(src, demuxer, decode)
     except (av.error.FFmpegError, UnicodeError, ValueError, EOFError) as exc:  # PyAV's errors, at one boundary
         if who == "input":
             raise CorruptImageError(f"the video cannot be decoded ({type(exc).__name__})") from exc

@@ -20,8 +20,8 @@ MP4 = VideoFormat("mp4", "video/mp4", (".mp4",), True)
 MOV = VideoFormat("mov", "video/quicktime", (".mov", ".qt"), True)
 M4V = VideoFormat("m4v", "video/x-m4v", (".m4v",), True)
 THREE_GP = VideoFormat("3gp", "video/3gpp", (".3gp", ".3g2", ".3gpp"), True)
-MKV = VideoFormat("mkv", "video/x-matroska", (".mkv",), False)
-WEBM = VideoFormat("webm", "video/webm", (".webm",), False)
+MKV = VideoFormat("mkv", "video/x-matroska", (".mkv",), True)
+WEBM = VideoFormat("webm", "video/webm", (".webm",), True)
 AVI = VideoFormat("avi", "video/x-msvideo", (".avi",), False)
 
 VIDEO_FORMATS: tuple[VideoFormat, ...] = (MP4, MOV, THREE_GP, M4V, MKV, WEBM, AVI)
@@ -51,10 +51,20 @@ def sniff_video(head: bytes) -> VideoFormat | None:
     if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"AVIX"):
         return AVI
     if head[:4] == _EBML:
-        return WEBM if b"\x42\x82\x84webm" in head[:4096] else MKV
+        return WEBM if _doc_type(head) == b"webm" else MKV
     if head[4:8] in _QT_ATOMS and int.from_bytes(head[:4], "big") >= 8:
         return MOV
     return None
+
+
+def _doc_type(head: bytes) -> bytes:
+    """The DocType of an EBML header (b"" when it cannot be read from these bytes)."""
+    at = head.find(b"\x42\x82", 4, 256)
+    if at < 0 or at + 3 > len(head) or head[at + 2] == 0:
+        return b""
+    width = 9 - head[at + 2].bit_length()
+    size = int.from_bytes(head[at + 2 : at + 2 + width], "big") & ((1 << (7 * width)) - 1)
+    return head[at + 2 + width : at + 2 + width + min(size, 16)]
 
 
 def _by_brands(head: bytes) -> VideoFormat | None:

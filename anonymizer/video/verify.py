@@ -35,11 +35,11 @@ def check_clean(report: Report) -> None:
                                 f"{first.where} ({first.category.value}); nothing was written")
 
 
-def summarise(src: BinaryIO, decode: int) -> list[StreamSummary]:
-    """Of an ISO BMFF / QuickTime file (PyAV's 'mov' demuxer), per video/audio stream in order: packets,
-    duration in seconds, and how many of the first `decode` frames decode (video only)."""
+def summarise(src: BinaryIO, demuxer: str, decode: int) -> list[StreamSummary]:
+    """Of a file read with PyAV's `demuxer`, per video/audio stream in order: packets, duration in seconds,
+    and how many of the first `decode` frames decode (video only)."""
     src.seek(0)
-    with av.open(src, "r", format="mov", metadata_errors="replace", buffer_size=1 << 20) as container:
+    with av.open(src, "r", format=demuxer, metadata_errors="replace", buffer_size=1 << 20) as container:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
         counts = {s.index: 0 for s in streams}
         for packet in container.demux(streams):
