@@ -130,11 +130,13 @@ OUR_WORKER = """
 import io, json, sys, time
 sys.path.insert(0, sys.argv[1])
 from anonymizer.options import CleanOptions, Method
+from anonymizer.video import clean
 from anonymizer.video.clean import VideoCleanOptions, clean_video
+clean.FULL_EVERY, clean.LIGHT_EVERY = (int(v) for v in sys.argv[2].split("/"))
 options = VideoCleanOptions(clean=CleanOptions(method=Method.FILL, fill_color=(0, 0, 0)))
-for path in sys.argv[2:]:
+for path in sys.argv[3:]:
     start = time.perf_counter()
-    with open(path, "rb") as src, open(path[:-4] + "-ours.mp4", "w+b") as sink:
+    with open(path, "rb") as src, open(path[:-4] + "-ours-" + sys.argv[2].replace("/", "-") + ".mp4", "w+b") as sink:
         result = clean_video(src, sink, options)
     print(json.dumps({"clip": path, "s": time.perf_counter() - start, "frames": result.frames,
                       "tracks": result.faces_tracked}), flush=True)
@@ -165,10 +167,14 @@ def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, f
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
 
 
-def run_ours(clips: list[Clip]) -> Run:
+def run_ours(clips: list[Clip], plan: str) -> Run:
+    """clean_video with the full detector every F frames and the light one every L frames between (plan "F/L")."""
     paths = [str(c.path) for c in clips]
-    wall, cpu, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), *paths])
-    return Run("anonymize", wall, cpu, peak, [Path(p[:-4] + "-ours.mp4") for p in paths])
+    wall, cpu, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), plan, *paths])
+    full, light = plan.split("/")
+    return Run(
+        f"anonymize (full 1/{full}, light 1/{light})", wall, cpu, peak, [Path(p[:-4] + "-ours.mp4") for p in paths]
+    )
 
 
 def run_deface(deface: Path, clips: list[Clip]) -> Run:
@@ -290,6 +296,7 @@ def main() -> None:
     parser.add_argument("--deface", type=Path, default=DEFACE)
     parser.add_argument("--no-deface", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
+    parser.add_argument("--plans", default="12/2", help='detection plans "F/L,..." (full every F, light every L)')
     parser.add_argument("--occluded", action="store_true", help="count heavily occluded faces too (WIDER label 2)")
     args = parser.parse_args()
     photos, frames, sizes = args.photos, args.frames, [int(s) for s in args.sizes.split(",")]
@@ -303,7 +310,8 @@ def main() -> None:
     print(f"{len(chosen)} WIDER photos x {frames} frames at {FPS} fps; sizes {sizes}; {which}; deface: {deface}")
     for size in sizes:
         clips = [make_clip(p, gt, SIZES[size], frames, folder, seed) for seed, (p, gt) in enumerate(chosen)]
-        runs = [run_ours(clips)] + ([run_deface(deface, clips)] if deface else [])
+        runs = [run_ours(clips, plan) for plan in args.plans.split(",")]
+        runs += [run_deface(deface, clips)] if deface else []
         scored = []
         for run in runs:
             score = Score()
