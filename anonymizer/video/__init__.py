@@ -1,9 +1,17 @@
 """Videos: inspect and strip their metadata, losslessly.
 
 The ISO BMFF / QuickTime family (MP4, MOV, M4V, 3GP/3G2) is read box by box from a seekable stream and stripped
-by a remux of our own (`remux`): video and audio samples are copied (only SEI user-data NAL units are dropped
-from H.264/HEVC samples), every other track and every metadata box is dropped, header times are zero, and the
-output is verified before `strip_video` returns. Matroska/WebM and AVI are inspected; strip refuses them.
+by a remux of our own (`remux`); Matroska and WebM are read element by element and rewritten by our own EBML
+writer (`mkvstrip`). Video and audio samples are copied bit-exact (only SEI user-data NAL units are dropped from
+H.264/HEVC frames, and MPEG-4 Part 2 user data), every other track and every metadata box or element is left
+behind, header times are zero, and the output is verified before `strip_video` returns. AVI is inspected;
+strip refuses it with UnsupportedFormatError.
+
+    VIDEO_FORMATS                       the formats, each with its name, MIME type, suffixes and strippable
+    sniff_video(head) -> VideoFormat?   by content: ftyp brands, EBML DocType, RIFF AVI
+    inspect_video(src, limits) -> Report
+    strip_video(src, sink, limits) -> StripResult   (sink: readable, writable, seekable; see its docstring)
+    verify_video(src, limits) -> Report             (VerificationError unless clean and decodable)
 """
 
 from __future__ import annotations
