@@ -155,7 +155,8 @@ def exiftool_left(path: Path) -> list[str]:
         tag, value, group = tag.strip(), value.strip(), group.strip("[ ")
         if group in ("File", "System", "Composite", "ExifTool"):
             continue
-        if not value or tag in VIDEO_STRUCTURE or ("Date" in tag and value.startswith(ZERO_DATE)) or value in NEUTRAL.get(tag, ()):
+        zero_date = "Date" in tag and value.startswith(ZERO_DATE)
+        if not value or tag in VIDEO_STRUCTURE or zero_date or value in NEUTRAL.get(tag, ()):
             continue
         left.append(f"{group}:{tag}")
     return left
