@@ -32,8 +32,17 @@ from .types import Box, Detection, Ellipse, Polygon, Regions, Stroke
 
 if TYPE_CHECKING:
     from . import formats
+    from .faces import Detector, detector_names, get_detector
     from .formats import FORMATS, Format, Kind
+    from .media import VideoSettings, clean_stream, inspect_stream, strip_stream
+    from .obscure import strength_range
+    from .parse import box as parse_box
+    from .parse import colour as parse_colour
+    from .parse import ellipse as parse_ellipse
     from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip, strip_summary
+    from .preview import draw as draw_faces
+    from .regions import parse_faces_choice, parse_faces_json, parse_regions_json
+    from .sample import sample_photo
 
     __version__: str
 
@@ -47,7 +56,15 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("CleanResult", "DetectResult", "clean", "detect", "inspect", "strip", "strip_summary"), ".pipeline"
     ),
+    **dict.fromkeys(("Detector", "detector_names", "get_detector"), ".faces"),
+    **dict.fromkeys(("VideoSettings", "clean_stream", "inspect_stream", "strip_stream"), ".media"),
+    **dict.fromkeys(("parse_faces_choice", "parse_faces_json", "parse_regions_json"), ".regions"),
+    "strength_range": ".obscure",
+    "sample_photo": ".sample",
 }
+# Public names that are another name inside their module.
+_RENAMED = {"draw_faces": (".preview", "draw"), "parse_box": (".parse", "box"), "parse_colour": (".parse", "colour"),
+            "parse_ellipse": (".parse", "ellipse")}
 
 
 def _version() -> str:
@@ -65,6 +82,9 @@ def __getattr__(name: str) -> Any:
     elif name in _LAZY:
         module = importlib.import_module(_LAZY[name] or f".{name}", __name__)
         value = module if not _LAZY[name] else getattr(module, name)
+    elif name in _RENAMED:
+        where, inner = _RENAMED[name]
+        value = getattr(importlib.import_module(where, __name__), inner)
     else:
         raise AttributeError(f"module 'anonymizer' has no attribute {name!r}")
     globals()[name] = value
@@ -72,6 +92,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FORMATS",
     "AnonymizerError",
     "Background",
     "Box",
@@ -83,11 +104,11 @@ __all__ = [
     "CorruptImageError",
     "DetectResult",
     "Detection",
+    "Detector",
     "Ellipse",
-    "FORMATS",
     "FaceShape",
-    "Format",
     "Finding",
+    "Format",
     "InputError",
     "InternalError",
     "Kind",
@@ -106,11 +127,26 @@ __all__ = [
     "TooLargeError",
     "UnsupportedFormatError",
     "VerificationError",
+    "VideoSettings",
     "__version__",
     "clean",
+    "clean_stream",
     "detect",
+    "detector_names",
+    "draw_faces",
     "formats",
+    "get_detector",
     "inspect",
+    "inspect_stream",
+    "parse_box",
+    "parse_colour",
+    "parse_ellipse",
+    "parse_faces_choice",
+    "parse_faces_json",
+    "parse_regions_json",
+    "sample_photo",
+    "strength_range",
     "strip",
+    "strip_stream",
     "strip_summary",
 ]

@@ -57,6 +57,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: the ranges CleanOptions accepts (front-ends advertise them from here)
+QUALITY_RANGE = (1, 100)
+FACE_SCALE_RANGE = (1.0, 4.0)
 #: JPEG/WebP quality of every re-encode (clean's default, and strip's when the container cannot be rebuilt)
 QUALITY = 92
 
@@ -86,10 +89,12 @@ class CleanOptions:
     limits: Limits = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:
-        if not 1 <= self.quality <= 100:
-            raise OptionsError(f"quality must be between 1 and 100, not {self.quality}")
-        if not 1.0 <= self.face_scale <= 4.0:
-            raise OptionsError(f"face scale must be between 1.0 and 4.0, not {self.face_scale}")
+        if not QUALITY_RANGE[0] <= self.quality <= QUALITY_RANGE[1]:
+            raise OptionsError(f"quality must be between {QUALITY_RANGE[0]} and {QUALITY_RANGE[1]}, not {self.quality}")
+        if not FACE_SCALE_RANGE[0] <= self.face_scale <= FACE_SCALE_RANGE[1]:
+            raise OptionsError(
+                f"face scale must be between {FACE_SCALE_RANGE[0]} and {FACE_SCALE_RANGE[1]}, not {self.face_scale}"
+            )
         if any(not 0 <= c <= 255 for c in self.fill_color) or len(self.fill_color) != 3:
             raise OptionsError("fill colour must be three values from 0 to 255")
         for box in self.faces or ():

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anonymizer import Background, CleanOptions, FaceShape, Method, OutputFormat, obscure
 from anonymizer import formats as registry
+from anonymizer.options import FACE_SCALE_RANGE, QUALITY_RANGE
 
 
 def _strength_bounds() -> tuple[int, int]:
@@ -20,9 +21,9 @@ def _strength_bounds() -> tuple[int, int]:
 
 
 STRENGTH_BOUNDS = _strength_bounds()
-#: what CleanOptions accepts (tests/test_api_schema.py checks these against it; options.py has no constants yet)
-QUALITY_BOUNDS = (1, 100)
-FACE_SCALE_BOUNDS = (1.0, 4.0)
+#: what CleanOptions accepts, from the library (tests/test_api_schema.py checks them against it)
+QUALITY_BOUNDS = QUALITY_RANGE
+FACE_SCALE_BOUNDS = FACE_SCALE_RANGE
 _DEFAULTS = CleanOptions()
 
 

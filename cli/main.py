@@ -25,7 +25,8 @@ from anonymizer import (
     formats,
     media,
 )
-from anonymizer.media import VideoSettings
+from anonymizer.media import VideoSettings  # imports no video code: the settings only
+from anonymizer.options import QUALITY_RANGE
 
 from . import batch, render
 from .exits import Exit, epilog, for_error
@@ -135,9 +136,9 @@ def _check_single_output(out: Path | None, count: int, in_place: bool, command: 
 
 def _strengths() -> str:
     """'1 to 12; default 3 for blur, 4 for pixelate', from the methods registry."""
-    from anonymizer import obscure
+    from anonymizer import strength_range
 
-    ranges = {m.value: r for m in obscure.METHODS if (r := obscure.strength_range(m)) is not None}
+    ranges = {m.value: r for m in Method if (r := strength_range(m)) is not None}
     bounds = {(r.strongest, r.weakest) for r in ranges.values()}
     span = "; ".join(f"{low} to {high}" for low, high in sorted(bounds))
     return f"{span}; default " + ", ".join(f"{r.default} for {name}" for name, r in ranges.items())
@@ -168,14 +169,13 @@ def _predict_strip(out: Path | None) -> batch.Predict:
 
 
 def _regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: Path | None) -> Regions:
-    from anonymizer import parse as parse_text
-    from anonymizer.regions import parse_regions_json
+    from anonymizer import parse_box, parse_ellipse, parse_regions_json
 
     base = parse_regions_json(_read_option("--strokes", strokes, ITEM_LIMIT)) if strokes else Regions()
     return Regions(
         strokes=base.strokes,
-        boxes=base.boxes + tuple(parse_text.box(b) for b in boxes),
-        ellipses=base.ellipses + tuple(parse_text.ellipse(e) for e in ellipses),
+        boxes=base.boxes + tuple(parse_box(b) for b in boxes),
+        ellipses=base.ellipses + tuple(parse_ellipse(e) for e in ellipses),
         polygons=base.polygons,
         mask=_read_option("--mask", mask, LIMIT) if mask else base.mask,
     )
@@ -229,7 +229,7 @@ def clean_command(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="Output format; 'same' keeps the input's where writable.")
     ] = CleanOptions.output_format,
-    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = CleanOptions.quality,
+    quality: Annotated[int, typer.Option(min=QUALITY_RANGE[0], max=QUALITY_RANGE[1], help="JPEG/WebP quality.")] = CleanOptions.quality,
     keep_icc: Annotated[
         bool, flag("--keep-icc", help="Keep the colour profile instead of converting to sRGB.")
     ] = False,
@@ -276,7 +276,7 @@ def clean_command(
             keep_icc=keep_icc,
         )
         if options.detect_faces:
-            from anonymizer.faces import get_detector
+            from anonymizer import get_detector
 
             get_detector(detector)  # a model that cannot load fails now, not once per file
     except (FileProblem, AnonymizerError) as exc:
@@ -348,15 +348,15 @@ def _on_ray(
 
 
 def _colour(text: str) -> tuple[int, int, int]:
-    from anonymizer import parse as parse_text
+    from anonymizer import parse_colour
 
-    return parse_text.colour(text)
+    return parse_colour(text)
 
 
 def _faces(path: Path | None) -> tuple[Any, ...] | None:
     if path is None:
         return None
-    from anonymizer.regions import parse_faces_json
+    from anonymizer import parse_faces_json
 
     return parse_faces_json(_read_option("--faces", path, ITEM_LIMIT))
 
@@ -480,9 +480,7 @@ def detect_command(
     as_json: JsonFlag = False,
 ) -> None:
     """List the faces found in a photo (boxes in the upright image), optionally drawn on a preview."""
-    from anonymizer import detect, summary
-    from anonymizer.faces import get_detector
-    from anonymizer.preview import draw
+    from anonymizer import detect, draw_faces, get_detector, summary
 
     from .files import check_destination, write_atomic
 
@@ -495,7 +493,7 @@ def detect_command(
         data = read_input(photo, LIMIT)
         result = detect(data, get_detector(detector))
         if preview is not None:
-            write_atomic(preview, draw(data, result.faces), like=photo, force=force)
+            write_atomic(preview, draw_faces(data, result.faces), like=photo, force=force)
     except Exception as exc:  # noqa: BLE001 - reported on one line with the exit code of its kind
         state.fail_with(photo, exc)
         raise typer.Exit(state.code) from None
@@ -514,8 +512,7 @@ def demo_command(
     ),
 ) -> None:
     """Clean the sample portrait shipped with the tool and show what was found and removed."""
-    from anonymizer import clean, inspect
-    from anonymizer.sample import sample_photo
+    from anonymizer import clean, inspect, sample_photo
 
     from .files import write_atomic
 
