@@ -88,7 +88,8 @@ def _config(kind: bytes, payload: bytes, visual: bool) -> bytes:
         return box(kind, bytes(5) + payload[5:9])
     if kind == b"wave":
         inner = [(b.kind, payload[b.body : b.end]) for b in children(payload, 0, len(payload))]
-        return box(kind, b"".join(box(k, p) for k, p in inner if k in WAVE_KEEP))
+        return box(kind, b"".join(box(k, rebuild_esds(p, False) if k == b"esds" else p) for k, p in inner
+                                  if k in WAVE_KEEP))
     return box(kind, payload)
 
 
