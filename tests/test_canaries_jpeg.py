@@ -312,3 +312,23 @@ def test_any_number_of_surplus_bytes_in_entropy_coded_data_is_found(where: str, 
     hidden = [f.what for f in anonymizer.inspect(data).findings if f.category is Category.HIDDEN]
     assert len(hidden) == 1 and "never reads" in hidden[0]
     assert not anonymizer.strip(data).lossless
+
+
+def test_a_used_huffman_table_listing_symbols_no_scan_can_decode_is_hidden_data() -> None:
+    """Room left in a used DC table's code space, filled with 30 'symbols' repeating valid ones: the marker, mod 12
+    (impossible ones, over 16, make libjpeg refuse the table, and the file with it)."""
+    data = photo()
+    at = find(data, 0xC4)
+    length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+    body = data[at + 4 : at + 2 + length]
+    assert body[0] == 0x00 and body[16] == 0  # DC table 0, no codes of length 16
+    counts = body[1:16] + bytes([len(MARKER)])
+    symbols = body[17 : 17 + sum(body[1:17])]
+    hidden_symbols = bytes(b % 12 for b in MARKER)
+    table = b"\x00" + counts + symbols + hidden_symbols
+    rest = body[17 + len(symbols) :]
+    marked_table = data[:at] + segment(0xC4, table + rest) + data[at + 2 + length :]
+    hidden = [f.what for f in anonymizer.inspect(marked_table).findings if f.category is Category.HIDDEN]
+    assert f"Huffman table 0 lists {len(MARKER)} symbols that no scan can decode" in hidden
+    result = anonymizer.strip(marked_table)
+    assert not result.lossless and symbols + hidden_symbols not in result.data

@@ -104,7 +104,7 @@ def _finish(data: bytes, walk: Walk) -> None:
     parsed = walk.parsed
     if walk.frame is None:
         raise CorruptImageError("the JPEG has no frame header")
-    walk.report_unused()
+    walk.report_tables()
     profile = _colour_profile(walk)
     pieces, scan_ends = rendered(walk, icc_segments(profile) if profile else [])
     stream = assemble(data, pieces)
@@ -198,7 +198,8 @@ def _dht(data: bytes, marker: int, start: int, end: int, walk: Walk) -> None:
         size = 17 + sum(data[pos + 1 : pos + 17])
         if kind > 1 or ident > 3 or size > 17 + 256 or pos + size > end:
             break
-        segment.add(_where(marker, pos), "Huffman", (kind << 4) | ident, data[pos : pos + size])
+        symbols = data[pos + 17 : pos + size]
+        segment.add(_where(marker, pos), "Huffman", (kind << 4) | ident, data[pos : pos + size], symbols)
         pos += size
     _slack(walk, marker, start, pos, end, "Huffman tables")
     walk.parsed.structure(_where(marker, start), "Huffman tables", pos - start)

@@ -54,6 +54,7 @@ class Table:
     ident: int
     body: bytes
     used: bool = False
+    symbols: bytes = b""  # a Huffman table's symbol list
 
 
 @dataclass
@@ -64,8 +65,8 @@ class Tables:
     walk: Walk
     items: list[Table] = field(default_factory=list)
 
-    def add(self, where: str, kind: str, ident: int, body: bytes) -> None:
-        table = Table(where, kind, ident, body)
+    def add(self, where: str, kind: str, ident: int, body: bytes, symbols: bytes = b"") -> None:
+        table = Table(where, kind, ident, body, symbols=symbols)
         self.items.append(table)
         (self.walk.quant if self.marker == 0xDB else self.walk.huffman)[ident] = table
 
@@ -141,13 +142,37 @@ class Walk:
         if table is not None:
             table.used = True
 
-    def report_unused(self) -> None:
+    def _odd(self, table: Table) -> int:
+        """Symbols a Huffman table lists that no scan can decode: repeats, DC sizes over 16, and in sequential
+        JPEGs AC symbols of size 0 but end-of-block (0x00) and the zero run (0xF0) (progressive ones use them
+        for end-of-band runs)."""
+        if table.ident < 0x10:
+            impossible = {s for s in range(256) if s > 16}
+        elif self.frame is not None and self.frame.marker != PROGRESSIVE:
+            impossible = {s for s in range(256) if s & 15 == 0 and s not in (0x00, 0xF0)}
+        else:
+            impossible = set()
+        seen: set[int] = set()
+        bad = 0
+        for symbol in table.symbols:
+            bad += symbol in impossible or symbol in seen
+            seen.add(symbol)
+        return bad
+
+    def report_tables(self) -> None:
+        """Unused tables are hidden data (strip drops them); a used Huffman table listing symbols no scan can
+        decode is too, and cannot be trimmed without re-encoding the scans that use it."""
         for segment in self.body:
             if isinstance(segment, Tables):
                 for t in segment.items:
+                    name = f"{t.kind} table {t.ident & 15}"
                     if not t.used:
-                        what = f"{t.kind} table {t.ident & 15} that no frame or scan uses, {human_size(len(t.body))}"
-                        self.hidden(t.where, what, len(t.body))
+                        self.hidden(t.where, f"{name} that no frame or scan uses, {human_size(len(t.body))}",
+                                    len(t.body))
+                    elif odd := self._odd(t):
+                        what = f"{name} lists {odd} symbols that no scan can decode"
+                        self.hidden(t.where, what, odd)
+                        self.parsed.reencode_why = f"a {what}"
 
 
 def rendered(walk: Walk, profile_segments: list[bytes]) -> tuple[list[Piece], list[int]]:
