@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from anonymizer import (
     AnonymizerError,
     BusyError,
+    CancelledError,
     CorruptImageError,
     InputError,
+    InternalError,
     ModelError,
     OptionsError,
     TooLargeError,
@@ -51,6 +53,14 @@ class NotReadyError(BusyError):
     """The models have not finished loading yet."""
 
 
+class JobNotFoundError(AnonymizerError):
+    """No such job: never created, already downloaded, discarded, cancelled or expired."""
+
+
+class JobNotFinishedError(AnonymizerError):
+    """The job's result was asked for while it is still waiting or running."""
+
+
 #: exception class -> (HTTP status, stable code). Looked up along the class's MRO, most specific first.
 STATUS: dict[type[BaseException], tuple[int, str]] = {
     RequestTimeoutError: (408, "request_timeout"),
@@ -64,6 +74,10 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     InputError: (422, "invalid_image"),
     ModelError: (500, "model_error"),
     VerificationError: (500, "verification_failed"),
+    JobNotFoundError: (404, "job_not_found"),
+    JobNotFinishedError: (409, "job_not_finished"),
+    CancelledError: (410, "cancelled"),
+    InternalError: (500, "internal_error"),
     NotReadyError: (503, "not_ready"),
     BusyError: (503, "busy"),
     AnonymizerError: (500, "internal_error"),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anonymizer import Background, CleanOptions, FaceShape, Method, OutputFormat, obscure
+from anonymizer import Background, CleanOptions, FaceShape, Method, OutputFormat, VideoSettings, obscure
 from anonymizer import formats as registry
 from anonymizer.options import FACE_SCALE_RANGE, QUALITY_RANGE
 
@@ -25,6 +25,9 @@ STRENGTH_BOUNDS = _strength_bounds()
 QUALITY_BOUNDS = QUALITY_RANGE
 FACE_SCALE_BOUNDS = FACE_SCALE_RANGE
 _DEFAULTS = CleanOptions()
+_VIDEO = VideoSettings()
+#: x264's CRF range, as anonymizer.video.clean.VideoCleanOptions checks it
+VIDEO_QUALITY_BOUNDS = (0, 51)
 
 
 class BoxOut(BaseModel):
@@ -77,7 +80,20 @@ class DetectOut(BaseModel):
     orientation_applied: int = Field(ge=1, le=8, description="EXIF orientation that was applied, 1 = none")
     faces: list[FaceOut]
     metadata: ReportOut | None = Field(description="what the file carries; null when it could not be read")
-    preview: PreviewOut | None = Field(None, description="with preview=true: the upright photo to draw on")
+    preview: PreviewOut | None = Field(None, description="with preview=true: the upright photo (a video's poster "
+                                       "frame) to draw on")
+    video: VideoInfoOut | None = Field(None, description="for a video: its timing; faces and size are its poster "
+                                       "frame's, upright")
+
+
+class VideoInfoOut(BaseModel):
+    format: str = Field(examples=["mp4"], description="container, a name from GET /v1/formats")
+    duration: float = Field(ge=0, description="seconds")
+    frame_rate: float = Field(ge=0, description="frames per second (average)")
+    frames: int = Field(ge=0, description="frames the container announces; 0 when it does not say")
+    rotation: int = Field(description="degrees the display rotation turns the frames to show them upright")
+    poster_time: float = Field(ge=0, description="seconds into the clip of the poster frame")
+    audio: bool = Field(description="whether the file has a sound track")
 
 
 class PreviewOut(BaseModel):
@@ -119,6 +135,30 @@ class MethodOut(BaseModel):
     )
 
 
+class JobUrlsOut(BaseModel):
+    status: str = Field(examples=["/v1/jobs/Xf3...Q"], description="GET: state and progress; DELETE: cancel")
+    events: str = Field(examples=["/v1/jobs/Xf3...Q/events"], description="GET: progress as Server-Sent Events")
+    result: str = Field(examples=["/v1/jobs/Xf3...Q/result"], description="GET: the clean video once done")
+
+
+class JobOut(BaseModel):
+    """A video job: GET /v1/jobs/{id}, each Server-Sent Event of /events, and the 202 answer of POST /v1/jobs."""
+
+    id: str = Field(description="unguessable; whoever holds it can fetch the result")
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    frames_done: int = Field(ge=0)
+    frames_total: int = Field(ge=0, description="0 until known (and for containers that do not say)")
+    progress: float | None = Field(ge=0, le=1, description="frames_done / frames_total, null while unknown")
+    elapsed: float = Field(ge=0, description="seconds since the job started running (0 while queued)")
+    eta: float | None = Field(ge=0, description="seconds left, estimated from the pace so far; null while unknown")
+    expires_in: float = Field(
+        ge=0, description="seconds until the job is dropped: after it finished, or while nobody asks about it"
+    )
+    error: ErrorBody | None = Field(description="why it failed (the code and message /v1/clean would give)")
+    summary: dict[str, Any] | None = Field(description="when done: what was done, as `anonymize clean --json`")
+    urls: JobUrlsOut
+
+
 class HealthOut(BaseModel):
     status: Literal["loading", "ready", "failed"]
     ready: bool
@@ -136,8 +176,8 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-class CleanForm(BaseModel):
-    """Text fields of POST /v1/clean; all optional. Defaults and ranges are the library's."""
+class ObscureForm(BaseModel):
+    """What photos and videos share: how faces and regions are obscured. Defaults and ranges are the library's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -163,10 +203,6 @@ class CleanForm(BaseModel):
         "face); strokes apply in order, after the other shapes",
         examples=['{"strokes": [{"points": [[100, 120], [140, 160]], "radius": 18}]}'],
     )
-    output_format: OutputFormat = Field(
-        _DEFAULTS.output_format, description="same = the input's format if writable (GET /v1/formats)"
-    )
-    quality: int = Field(_DEFAULTS.quality, ge=QUALITY_BOUNDS[0], le=QUALITY_BOUNDS[1], description="JPEG/WebP quality")
     face_scale: float = Field(
         _DEFAULTS.face_scale, ge=FACE_SCALE_BOUNDS[0], le=FACE_SCALE_BOUNDS[1],
         description="grow each face box by this factor",
@@ -175,11 +211,33 @@ class CleanForm(BaseModel):
         _DEFAULTS.face_shape, description="the region over each face: the grown box, or the ellipse in it"
     )
     background: Background = Field(_DEFAULTS.background, description="what happens to everything but people")
+
+
+class CleanForm(ObscureForm):
+    """Text fields of POST /v1/clean; all optional. Defaults and ranges are the library's."""
+
+    output_format: OutputFormat = Field(
+        _DEFAULTS.output_format, description="same = the input's format if writable (GET /v1/formats)"
+    )
+    quality: int = Field(_DEFAULTS.quality, ge=QUALITY_BOUNDS[0], le=QUALITY_BOUNDS[1], description="JPEG/WebP quality")
     keep_icc: bool = Field(_DEFAULTS.keep_icc, description="keep the colour profile instead of converting to sRGB")
     report: bool = Field(
         False,
         description="true: answer with JSON (the summary, the clean copy's own metadata report and the image in "
         "base64) instead of the image, so a page need not send the result back to /v1/inspect",
+    )
+
+
+class JobForm(ObscureForm):
+    """Text fields of POST /v1/jobs (a video); all optional. The output is always an MP4 (H.264)."""
+
+    audio: Literal["keep", "drop"] = Field(
+        "keep" if _VIDEO.keep_audio else "drop",
+        description="keep: the sound track is copied bit-exact (a voice can identify someone); drop: left out",
+    )
+    video_quality: int = Field(
+        _VIDEO.quality, ge=VIDEO_QUALITY_BOUNDS[0], le=VIDEO_QUALITY_BOUNDS[1],
+        description="x264 constant rate factor: 0 best (largest) to 51 worst",
     )
 
 
@@ -235,6 +293,10 @@ def json_content(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": _inline_refs(schema, schema.get("$defs", {}))}}
 
 
+VIDEO = {
+    "video": f"the video: {', '.join(f.label for f in registry.videos())} (recognised by content, not name)"
+}
+
 PHOTO = {
     "photo": f"the photo: {', '.join(f.label for f in registry.photos())} (recognised by content, not name; "
     "GET /v1/formats)"
@@ -245,6 +307,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses an endpoint can return; all share one JSON shape."""
     text = {
         400: "bad options or a malformed request",
+        404: "no such job (never created, downloaded, discarded, cancelled or expired)",
+        409: "the job has not finished yet",
         413: "the photo or the request is over the size or pixel limit",
         415: "not an image in a supported format, or not multipart/form-data",
         421: "Host header is not an allowed name (DNS rebinding defence)",

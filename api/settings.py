@@ -5,7 +5,8 @@ Environment variables (lists are comma-separated):
 
     ANONYMIZER_HOST, ANONYMIZER_PORT, ANONYMIZER_WORKERS, ANONYMIZER_QUEUE,
     ANONYMIZER_ALLOWED_ORIGINS, ANONYMIZER_ALLOWED_HOSTS, ANONYMIZER_MAX_BYTES, ANONYMIZER_MAX_PIXELS,
-    ANONYMIZER_READ_TIMEOUT
+    ANONYMIZER_READ_TIMEOUT, ANONYMIZER_MAX_VIDEO_BYTES, ANONYMIZER_JOBS, ANONYMIZER_JOB_WORKERS,
+    ANONYMIZER_JOB_TTL, ANONYMIZER_JOB_IDLE
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ def _origin(value: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """How the service runs. Sizes are per request; `queue` requests may wait beyond `workers` busy ones."""
+    """How the service runs. Sizes are per request; `queue` requests may wait beyond `workers` busy ones.
+
+    Video jobs: at most `jobs` are held in memory at once (waiting, running, or finished and not yet downloaded),
+    `job_workers` of them run at a time; each holds its upload (up to `max_video_bytes`) and its result. A finished
+    job is dropped once downloaded or `job_ttl` seconds after it finished; a waiting or running job nobody has
+    asked about (status, events or result) for `job_idle` seconds is cancelled and dropped: its client is gone.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -56,6 +63,11 @@ class Settings:
     queue: int = 4
     detector: str = "default"
     read_timeout: float = 60.0  # seconds for a request body to arrive; then 408 and the worker slot is freed
+    max_video_bytes: int = 500 * 1024 * 1024
+    jobs: int = 4
+    job_workers: int = 1
+    job_ttl: float = 600.0
+    job_idle: float = 120.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise in place once
@@ -70,10 +82,25 @@ class Settings:
         if not 0 < self.read_timeout <= 3600:
             raise OptionsError(f"read timeout must be between 0 and 3600 seconds, not {self.read_timeout}")
         Limits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)  # raises OptionsError when not positive
+        self._check_jobs()
+
+    def _check_jobs(self) -> None:
+        if not 1 <= self.jobs <= 1024:
+            raise OptionsError(f"jobs must be between 1 and 1024, not {self.jobs}")
+        if not 1 <= self.job_workers <= 64:
+            raise OptionsError(f"job workers must be between 1 and 64, not {self.job_workers}")
+        if not 0 < self.job_ttl <= 86400 or not 0 < self.job_idle <= 86400:
+            raise OptionsError("job_ttl and job_idle must be between 0 and 86400 seconds")
+        if self.max_video_bytes <= 0:
+            raise OptionsError(f"max_video_bytes must be positive, not {self.max_video_bytes}")
 
     @property
     def limits(self) -> Limits:
         return Limits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+
+    @property
+    def video_limits(self) -> Limits:
+        return Limits(max_bytes=self.max_video_bytes, max_pixels=self.max_pixels)
 
     @property
     def hosts(self) -> frozenset[str]:
@@ -111,6 +138,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_bytes": int,
     "max_pixels": int,
     "read_timeout": float,
+    "max_video_bytes": int,
+    "jobs": int,
+    "job_workers": int,
+    "job_ttl": float,
+    "job_idle": float,
     "allowed_origins": _names,
     "allowed_hosts": _names,
 }

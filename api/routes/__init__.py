@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import clean, detect, formats, health, metadata, methods, page, preview
+from . import clean, detect, formats, health, jobs, metadata, methods, page, preview
 
 ROUTERS: tuple[APIRouter, ...] = (
     detect.router,
     clean.router,
+    jobs.router,
     metadata.router,
     methods.router,
     formats.router,

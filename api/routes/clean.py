@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 import anonymizer
-from anonymizer import CleanOptions, CleanResult, Regions, Report, parse, review
-from anonymizer.regions import parse_faces_choice, parse_regions_json
+from anonymizer import CleanOptions, CleanResult, Report, review
 
 from ..deps import ModelsDep, PoolDep, SettingsDep, run_job
 from ..forms import FIELD_LIMIT, Form, FormSpec
 from ..readiness import Models
 from ..schemas import PHOTO, CleanForm, CleanReportOut, error_responses, json_content, multipart_body
 from ..settings import Settings
-from .common import IMAGE_RESPONSE, form_fields, image_headers, with_report
+from .common import IMAGE_RESPONSE, form_fields, image_headers, obscure_options, with_report
 
 router = APIRouter(prefix="/v1", tags=["photos"])
 
@@ -36,26 +35,10 @@ def clean_options(form: Form, settings: Settings) -> tuple[CleanOptions, bool]:
     """CleanOptions from the form's fields and mask part, and whether a report was asked for; OptionsError (400)
     when anything is off."""
     fields = form_fields(CleanForm, form)
-    detect_faces, faces = parse_faces_choice(fields.faces)
-    regions = parse_regions_json(fields.regions) if fields.regions else Regions()
-    if "mask" in form.files:
-        regions = replace(regions, mask=form.files["mask"])
-    options = CleanOptions(
-        method=fields.method,
-        strength=fields.strength,
-        fill_color=parse.colour(fields.fill),
-        detect_faces=detect_faces,
-        faces=faces,
-        face_scale=fields.face_scale,
-        face_shape=fields.face_shape,
-        detector=settings.detector,
-        regions=regions,
-        background=fields.background,
-        output_format=fields.output_format,
-        quality=fields.quality,
-        keep_icc=fields.keep_icc,
-        limits=settings.limits,
-    )
+    options = obscure_options(
+        fields, settings.detector, settings.limits, form.files.get("mask"),
+        output_format=fields.output_format, quality=fields.quality, keep_icc=fields.keep_icc,
+    )  # fmt: skip
     return options, fields.report
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from anonymizer import OptionsError, Report, Summary
+from anonymizer import CleanOptions, Limits, OptionsError, Regions, Report, Summary, parse
 from anonymizer import formats as registry
 from anonymizer import summary as views
+from anonymizer.regions import parse_faces_choice, parse_regions_json
 
 from ..forms import Form
+from ..schemas import ObscureForm
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
 NOTE_LIMIT = 500
@@ -29,6 +32,11 @@ SUMMARY_HEADERS: dict[str, str] = {
     "X-Orientation-Applied": "EXIF orientation applied to the pixels (1 = none)",
     "X-Output-Format": "format of the output (a name from GET /v1/formats)",
     "X-Lossless": "true when the compressed pixel data was kept byte for byte (strip only; a clean re-encodes)",
+    "X-Video-Frames": "video: frames written",
+    "X-Video-Duration": "video: seconds",
+    "X-Face-Frames": "video: frames in which at least one face was obscured",
+    "X-Audio-Kept": "video: true when the sound track went out with the video (a voice can identify)",
+    "X-Rotation-Applied": "video: degrees the display rotation turned the frames upright (0 = none)",
     "X-Notes": "anything worth knowing, e.g. that only the first frame was kept: a JSON array of strings in "
     "ASCII (\\u escapes), as `notes` in the JSON",
 }
@@ -60,9 +68,21 @@ def summary_headers(summary: Summary) -> dict[str, str]:
     if summary.operation == "clean":
         headers["X-Faces-Obscured"] = str(view["faces_obscured"])
         headers["X-Regions-Obscured"] = _flag(view["regions_obscured"])
+    if view["video"] is not None:
+        headers.update(_video_headers(view["video"]))
     if view["notes"]:
         headers["X-Notes"] = notes_header(view["notes"])
     return headers
+
+
+def _video_headers(video: dict[str, Any]) -> dict[str, str]:
+    return {
+        "X-Video-Frames": str(video["frames"]),
+        "X-Video-Duration": f"{video['duration']:g}",
+        "X-Face-Frames": str(video["face_frames"]),
+        "X-Audio-Kept": _flag(video["audio_kept"]),
+        "X-Rotation-Applied": str(video["rotation_applied"]),
+    }
 
 
 def notes_header(notes: list[str]) -> str:
@@ -102,3 +122,26 @@ def form_fields(model: type[FormModel], form: Form) -> FormModel:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "form"
         raise OptionsError(f"{where}: {first.get('msg', 'invalid value')}") from exc
+
+
+def obscure_options(fields: ObscureForm, detector: str, limits: Limits, mask: bytes | None = None,
+                    **more: Any) -> CleanOptions:
+    """CleanOptions from the fields photos and videos share (and `more` CleanOptions fields); OptionsError (400)."""
+    detect_faces, faces = parse_faces_choice(fields.faces)
+    regions = parse_regions_json(fields.regions) if fields.regions else Regions()
+    if mask is not None:
+        regions = replace(regions, mask=mask)
+    return CleanOptions(
+        method=fields.method,
+        strength=fields.strength,
+        fill_color=parse.colour(fields.fill),
+        detect_faces=detect_faces,
+        faces=faces,
+        face_scale=fields.face_scale,
+        face_shape=fields.face_shape,
+        detector=detector,
+        regions=regions,
+        background=fields.background,
+        limits=limits,
+        **more,
+    )
