@@ -22,6 +22,7 @@ from .errors import UnsupportedFormatError
 from .metadata import gif, isobmff, jpeg, png, tiff, webp
 from .metadata.base import Reader
 from .options import OutputFormat
+from .video.formats import VIDEO_FORMATS, VideoFormat, sniff_video
 
 
 class Kind(StrEnum):
@@ -53,50 +54,6 @@ def _save_webp(im: Image.Image, out: io.BytesIO, quality: int) -> None:
 
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"})
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
-MOV_BRANDS = frozenset({b"qt  "})
-THREE_GP_BRANDS = frozenset(
-    {
-        b"3gp4",
-        b"3gp5",
-        b"3gp6",
-        b"3gp7",
-        b"3gp8",
-        b"3gp9",
-        b"3gg6",
-        b"3gs7",
-        b"3ge6",
-        b"3ge7",
-        b"3g2a",
-        b"3g2b",
-        b"3g2c",
-    }
-)
-M4V_BRANDS = frozenset({b"M4V ", b"M4VH", b"M4VP"})
-MP4_BRANDS = frozenset(
-    {
-        b"isom",
-        b"iso2",
-        b"iso3",
-        b"iso4",
-        b"iso5",
-        b"iso6",
-        b"iso7",
-        b"iso8",
-        b"iso9",
-        b"mp41",
-        b"mp42",
-        b"avc1",
-        b"dash",
-        b"MSNV",
-        b"NDAS",
-        b"f4v ",
-        b"XAVC",
-        b"mmp4",
-        b"M4A ",
-    }
-)
-
-
 def ftyp_brands(head: bytes) -> set[bytes]:
     """The major and compatible brands of a leading `ftyp` box (empty when there is none)."""
     if len(head) < 16 or head[4:8] != b"ftyp":
@@ -108,26 +65,8 @@ def ftyp_brands(head: bytes) -> set[bytes]:
     return brands
 
 
-def _major_brand(head: bytes) -> bytes:
-    return head[8:12] if head[4:8] == b"ftyp" else b""
-
-
 def _brands(wanted: frozenset[bytes]) -> Callable[[bytes], bool]:
     return lambda head: bool(ftyp_brands(head) & wanted)
-
-
-def _video_brand(wanted: frozenset[bytes]) -> Callable[[bytes], bool]:
-    """A video container by its major brand (compatible brands overlap across MP4, MOV and 3GP)."""
-    return lambda head: _major_brand(head) in wanted
-
-
-def _quicktime_without_ftyp(head: bytes) -> bool:
-    """Old QuickTime files start straight with moov, mdat, wide or free."""
-    return head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip") and not ftyp_brands(head)
-
-
-def _ebml_doctype(head: bytes, doctype: bytes) -> bool:
-    return head[:4] == b"\x1a\x45\xdf\xa3" and b"\x42\x82" + bytes([0x80 | len(doctype)]) + doctype in head[:64]
 
 
 @dataclass(frozen=True)
@@ -159,6 +98,14 @@ class Format:
         """The format `strip` writes: the same where the container is rebuilt, else what it is re-encoded as."""
         rebuilt = self.reader is not None and self.reader.rebuild is not None
         return self.name if rebuilt or not self.fallback else self.fallback
+
+
+def _video(video: VideoFormat) -> Format:
+    def sniff(head: bytes) -> bool:
+        found = sniff_video(head)
+        return found is not None and found.name == video.name
+
+    return Format(video.name, video.label, video.mime, video.suffixes, sniff, kind=Kind.VIDEO, lossy=True)
 
 
 HEIF_WHY = "HEIF/AVIF cannot be written here, and its metadata items cannot be removed without rewriting the file"
@@ -233,46 +180,8 @@ _ENTRIES = (
         fallback="png",
         reader=Reader(gif.parse, gif.rebuild),
     ),
-    # Videos: recognised here so that they are never mistaken for photos or skipped; anonymizer.video handles them.
-    Format(
-        "mov",
-        "QuickTime",
-        "video/quicktime",
-        (".mov", ".qt"),
-        lambda d: _video_brand(MOV_BRANDS)(d) or _quicktime_without_ftyp(d),
-        kind=Kind.VIDEO,
-        lossy=True,
-    ),
-    Format(
-        "3gp",
-        "3GPP",
-        "video/3gpp",
-        (".3gp", ".3g2", ".3gpp"),
-        _video_brand(THREE_GP_BRANDS),
-        kind=Kind.VIDEO,
-        lossy=True,
-    ),
-    Format("m4v", "M4V", "video/x-m4v", (".m4v",), _video_brand(M4V_BRANDS), kind=Kind.VIDEO, lossy=True),
-    Format("mp4", "MP4", "video/mp4", (".mp4", ".m4a", ".f4v"), _video_brand(MP4_BRANDS), kind=Kind.VIDEO, lossy=True),
-    Format("webm", "WebM", "video/webm", (".webm",), lambda d: _ebml_doctype(d, b"webm"), kind=Kind.VIDEO, lossy=True),
-    Format(
-        "mkv",
-        "Matroska",
-        "video/x-matroska",
-        (".mkv", ".mka", ".mk3d"),
-        lambda d: _ebml_doctype(d, b"matroska"),
-        kind=Kind.VIDEO,
-        lossy=True,
-    ),
-    Format(
-        "avi",
-        "AVI",
-        "video/x-msvideo",
-        (".avi",),
-        lambda d: d[:4] == b"RIFF" and d[8:12] == b"AVI ",
-        kind=Kind.VIDEO,
-        lossy=True,
-    ),
+    # Videos: their facts live with their readers (anonymizer.video.formats) and are registered here from there.
+    *(_video(v) for v in VIDEO_FORMATS),
 )
 
 FORMATS: dict[str, Format] = {f.name: f for f in _ENTRIES}

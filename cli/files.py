@@ -35,19 +35,11 @@ class Selection:
 
 def head(path: Path) -> bytes:
     """The first bytes of a regular file, enough to recognise its format (symlinks, FIFOs, devices refused)."""
-    try:
-        _check_input(path.lstat(), 1 << 62)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError as exc:
-        raise FileProblem("no such file") from exc
-    except OSError as exc:
-        raise FileProblem(f"cannot read ({exc.strerror})") from exc
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            _check_input(os.fstat(fh.fileno()), 1 << 62)
+    with open_input(path) as fh:
+        try:
             return fh.read(SNIFF_BYTES)
-    except OSError as exc:
-        raise FileProblem(f"cannot read ({exc.strerror})") from exc
+        except OSError as exc:
+            raise FileProblem(f"cannot read ({exc.strerror})") from exc
 
 
 def _consider(child: Path, selection: Selection, skip_copies: bool) -> None:
@@ -93,22 +85,8 @@ def _check_input(info: os.stat_result, max_bytes: int) -> None:
 
 
 @contextlib.contextmanager
-def open_input(path: Path) -> Iterator[BinaryIO]:
-    """A regular file opened for reading, checked as read_input checks it (no symlink, FIFO or device)."""
-    try:
-        _check_input(path.lstat(), 1 << 62)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError as exc:
-        raise FileProblem("no such file") from exc
-    except OSError as exc:
-        raise FileProblem(f"cannot read ({exc.strerror})") from exc
-    with os.fdopen(fd, "rb") as fh:
-        _check_input(os.fstat(fh.fileno()), 1 << 62)
-        yield fh
-
-
-def read_input(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a regular file; symlinks, devices, FIFOs and oversized files are refused.
+def open_input(path: Path, max_bytes: int = 1 << 62) -> Iterator[BinaryIO]:
+    """A regular file opened for reading; symlinks, devices, FIFOs and files over max_bytes are refused.
 
     Checked twice: by name first, then on the opened file, which is opened without following a symlink and
     without blocking, so a FIFO swapped in between the two can neither hang the read nor be read.
@@ -120,12 +98,18 @@ def read_input(path: Path, max_bytes: int) -> bytes:
         raise FileProblem("no such file") from exc
     except OSError as exc:
         raise FileProblem(f"cannot read ({exc.strerror})") from exc
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            _check_input(os.fstat(fh.fileno()), max_bytes)
+    with os.fdopen(fd, "rb") as fh:
+        _check_input(os.fstat(fh.fileno()), max_bytes)
+        yield fh
+
+
+def read_input(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file (open_input's checks), at most max_bytes."""
+    with open_input(path, max_bytes) as fh:
+        try:
             data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise FileProblem(f"cannot read ({exc.strerror})") from exc
+        except OSError as exc:
+            raise FileProblem(f"cannot read ({exc.strerror})") from exc
     if len(data) > max_bytes:  # grew while being read
         raise FileProblem(f"file is over the limit of {max_bytes / 1e6:.0f} MB")
     return data

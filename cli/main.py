@@ -229,7 +229,9 @@ def clean_command(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="Output format; 'same' keeps the input's where writable.")
     ] = CleanOptions.output_format,
-    quality: Annotated[int, typer.Option(min=QUALITY_RANGE[0], max=QUALITY_RANGE[1], help="JPEG/WebP quality.")] = CleanOptions.quality,
+    quality: Annotated[
+        int, typer.Option(min=QUALITY_RANGE[0], max=QUALITY_RANGE[1], help="JPEG/WebP quality.")
+    ] = CleanOptions.quality,
     keep_icc: Annotated[
         bool, flag("--keep-icc", help="Keep the colour profile instead of converting to sRGB.")
     ] = False,

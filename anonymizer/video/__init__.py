@@ -16,7 +16,21 @@ strip refuses it with UnsupportedFormatError.
 
 from __future__ import annotations
 
-from .api import inspect_video, strip_video, verify_video
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .formats import VIDEO_FORMATS, VideoFormat, sniff_video
+
+if TYPE_CHECKING:
+    from .api import inspect_video, strip_video, verify_video
+
+
+def __getattr__(name: str) -> Any:
+    """The strippers import PyAV: loaded on first use, so that recognising a video costs nothing."""
+    if name in ("inspect_video", "strip_video", "verify_video"):
+        value = getattr(importlib.import_module(".api", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'anonymizer.video' has no attribute {name!r}")
 
 __all__ = ["VIDEO_FORMATS", "VideoFormat", "inspect_video", "sniff_video", "strip_video", "verify_video"]

@@ -11,18 +11,19 @@ class VideoFormat:
     """One video container. suffixes[0] is the canonical one; strippable says whether strip_video writes it."""
 
     name: str
+    label: str
     mime: str
     suffixes: tuple[str, ...]
     strippable: bool
 
 
-MP4 = VideoFormat("mp4", "video/mp4", (".mp4",), True)
-MOV = VideoFormat("mov", "video/quicktime", (".mov", ".qt"), True)
-M4V = VideoFormat("m4v", "video/x-m4v", (".m4v",), True)
-THREE_GP = VideoFormat("3gp", "video/3gpp", (".3gp", ".3g2", ".3gpp"), True)
-MKV = VideoFormat("mkv", "video/x-matroska", (".mkv",), True)
-WEBM = VideoFormat("webm", "video/webm", (".webm",), True)
-AVI = VideoFormat("avi", "video/x-msvideo", (".avi",), False)
+MP4 = VideoFormat("mp4", "MP4", "video/mp4", (".mp4", ".m4a", ".f4v"), True)
+MOV = VideoFormat("mov", "QuickTime", "video/quicktime", (".mov", ".qt"), True)
+M4V = VideoFormat("m4v", "M4V", "video/x-m4v", (".m4v",), True)
+THREE_GP = VideoFormat("3gp", "3GPP", "video/3gpp", (".3gp", ".3g2", ".3gpp"), True)
+MKV = VideoFormat("mkv", "Matroska", "video/x-matroska", (".mkv", ".mka", ".mk3d"), True)
+WEBM = VideoFormat("webm", "WebM", "video/webm", (".webm",), True)
+AVI = VideoFormat("avi", "AVI", "video/x-msvideo", (".avi",), False)
 
 VIDEO_FORMATS: tuple[VideoFormat, ...] = (MP4, MOV, THREE_GP, M4V, MKV, WEBM, AVI)
 BY_NAME: dict[str, VideoFormat] = {f.name: f for f in VIDEO_FORMATS}
