@@ -106,7 +106,7 @@ def _finish(data: bytes, walk: Walk) -> None:
         raise CorruptImageError("the JPEG has no frame header")
     walk.report_tables()
     profile = _colour_profile(walk)
-    pieces, scan_ends = rendered(walk, icc_segments(profile) if profile else [])
+    pieces, scans = rendered(walk, icc_segments(profile) if profile else [])
     stream = assemble(data, pieces)
     parsed.keep = [stream]
     if walk.frame.marker not in HUFFMAN_DCT:
@@ -115,7 +115,8 @@ def _finish(data: bytes, walk: Walk) -> None:
                    "bytes", Category.UNKNOWN, risk=Risk.HIGH)
         parsed.reencode_why = f"its {process} image data cannot be checked for hidden bytes"
         return
-    problem = jpeg_entropy.unread(stream, scan_ends)
+    empty = [n for n, (_, end, _) in enumerate(walk.scans, 1) if not end]
+    problem = f"scan {empty[0]} has no entropy-coded data" if empty else jpeg_entropy.unread(stream, scans)
     if problem:
         walk.hidden("JPEG image data", problem, 0)
         parsed.reencode_why = f"its image data carries bytes that decoding never reads ({problem})"

@@ -9,8 +9,9 @@ an honest encoder's last byte holds code bits (at most 7 padding bits follow the
 then warn that the data ended early. If it does not, the byte was surplus. With simplejpeg's strict mode the
 first warning stops the decode, so scans are checked in order and the first finding is returned.
 
-One decode per scan: a baseline JPEG costs one 1/8-scale decode; a progressive one with n scans stops at its
-k-th scan on the k-th decode, about n/2 decodes in all. The verdicts on the last few streams are remembered
+One decode per scan: a baseline JPEG costs one 1/8-scale decode. For a progressive one, the copy that checks
+scan k ends right after it and leaves out the earlier scans of other components (they cannot change how scan k
+decodes), so the n decodes cost a few full ones, not n. The verdicts on the last few streams are remembered
 (by a hash of the bytes, in memory only), so verifying a lossless strip's output, which is the very stream the
 input's walk checked, costs a hash instead of a second decode.
 """
@@ -18,9 +19,11 @@ input's walk checked, costs a hash instead of a second decode.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import simplejpeg  # type: ignore[import-untyped]  # no py.typed marker
 
@@ -32,10 +35,19 @@ _verdicts: OrderedDict[bytes, str] = OrderedDict()
 _lock = threading.Lock()
 
 
-def unread(stream: bytes, scan_ends: list[int]) -> str:
+@dataclass(frozen=True)
+class Scan:
+    """Where one scan lies in a stream: its header starts at `start`, its entropy-coded data ends at `end`."""
+
+    start: int
+    end: int
+    components: frozenset[int]
+
+
+def unread(stream: bytes, scans: list[Scan]) -> str:
     """Plain words for the first stretch of entropy-coded data in `stream` that decoding does not read, or ''.
 
-    scan_ends: for each scan with any entropy-coded data, the offset in `stream` where that data ends.
+    scans: every scan with entropy-coded data, in file order.
     `stream` is a whole JPEG (SOI to EOI) holding nothing but image structure.
     """
     key = hashlib.sha256(stream).digest()  # collision-resistant: a crafted stream cannot borrow a verdict
@@ -43,7 +55,7 @@ def unread(stream: bytes, scan_ends: list[int]) -> str:
         if key in _verdicts:
             _verdicts.move_to_end(key)
             return _verdicts[key]
-    verdict = _check(stream, scan_ends)
+    verdict = _check(stream, scans)
     with _lock:
         _verdicts[key] = verdict
         while len(_verdicts) > REMEMBERED:
@@ -51,16 +63,27 @@ def unread(stream: bytes, scan_ends: list[int]) -> str:
     return verdict
 
 
-def _check(stream: bytes, scan_ends: list[int]) -> str:
+def _check(stream: bytes, scans: list[Scan]) -> str:
     space = _colour_space(stream)
     if space is None:
         return "libjpeg cannot read the frame header"
-    for number, end in enumerate(scan_ends, 1):
-        cut = 2 if stream[end - 2 : end] == b"\xff\x00" else 1  # a stuffed 0xFF is one byte of data
-        warning = _first_warning(stream[: end - cut] + stream[end:], space)
+    for number in range(1, len(scans) + 1):
+        warning = _first_warning(_cut(stream, scans, number - 1), space)
         if PREMATURE not in warning:
             return _words(number, warning)
     return ""
+
+
+def _cut(stream: bytes, scans: list[Scan], k: int) -> bytes:
+    """The stream up to scan k's data less its last byte, then EOI; earlier scans of other components left out."""
+    target = scans[k]
+    parts = [stream[: scans[0].start]]
+    for scan, after in itertools.pairwise(scans[: k + 1]):
+        parts.append(stream[scan.start : after.start] if scan.components & target.components
+                     else stream[scan.end : after.start])  # fmt: skip
+    cut = 2 if stream[target.end - 2 : target.end] == b"\xff\x00" else 1  # a stuffed 0xFF is one byte of data
+    parts += [stream[target.start : target.end - cut], b"\xff\xd9"]
+    return b"".join(parts)
 
 
 def _words(number: int, warning: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CorruptImageError
 from .base import Parsed, Piece, human_size
+from .jpeg_entropy import Scan
 from .report import Category
 
 HUFFMAN_DCT = frozenset({0xC0, 0xC1, 0xC2})  # the processes whose entropy-coded data is checked and kept
@@ -88,7 +89,8 @@ class Walk:
     quant: dict[int, Table] = field(default_factory=dict)
     huffman: dict[int, Table] = field(default_factory=dict)  # (class << 4 | id) -> latest definition
     interval: int = 0
-    scan_ends: list[int] = field(default_factory=list)  # len(body) where each scan's entropy-coded data ends
+    # per scan: len(body) at its header, len(body) where its entropy-coded data ends (0: it has none), components
+    scans: list[tuple[int, int, frozenset[int]]] = field(default_factory=list)
     restarts: list[int] = field(default_factory=list)  # body indexes of the current scan's restart markers
     expected_restarts: int = 0
     last_data: int = 0  # len(body) after the current scan's last stretch of entropy-coded data; 0: none yet
@@ -119,6 +121,7 @@ class Walk:
         units = frame.units([ident for ident, _ in components])
         self.expected_restarts = _ceil(units, self.interval) - 1 if self.interval else 0
         self.restarts, self.last_data = [], 0
+        self.scans.append((len(self.body), 0, frozenset(ident for ident, _ in components)))
 
     def data(self, start: int, end: int, restart: int | None = None) -> None:
         """A stretch of entropy-coded data, then a restart marker or (restart None) the end of the scan."""
@@ -135,8 +138,8 @@ class Walk:
                         2 * len(extra))
             for index in extra:
                 self.body[index] = b""
-        if self.last_data:
-            self.scan_ends.append(self.last_data)
+        start, _, components = self.scans[-1]
+        self.scans[-1] = (start, self.last_data, components)
 
     def _use(self, table: Table | None) -> None:
         if table is not None:
@@ -175,8 +178,8 @@ class Walk:
                         self.parsed.reencode_why = f"a {what}"
 
 
-def rendered(walk: Walk, profile_segments: list[bytes]) -> tuple[list[Piece], list[int]]:
-    """The output's pieces, and where in it each scan's entropy-coded data ends."""
+def rendered(walk: Walk, profile_segments: list[bytes]) -> tuple[list[Piece], list[Scan]]:
+    """The output's pieces, and where in it each scan with entropy-coded data starts and ends."""
     head: list[Piece] = [b"\xff\xd8", *(p for p in (walk.jfif, walk.adobe) if p), *profile_segments]
     pieces, offsets, offset = list(head), [], sum(_size(p) for p in head)
     for item in walk.body:
@@ -186,7 +189,7 @@ def rendered(walk: Walk, profile_segments: list[bytes]) -> tuple[list[Piece], li
         offset += _size(piece)
     offsets.append(offset)
     pieces.append(b"\xff\xd9")
-    return pieces, [offsets[index] for index in walk.scan_ends]
+    return pieces, [Scan(offsets[start], offsets[end], ids) for start, end, ids in walk.scans]
 
 
 def _size(piece: Piece) -> int:
