@@ -10,7 +10,7 @@ from PIL import Image
 from anonymizer import obscure
 from anonymizer.options import CleanOptions, Method
 from anonymizer.types import Box, Detection
-from anonymizer.video.tracking import SceneCuts, Schedule, Tracker, match
+from anonymizer.video.tracking import CameraMotion, SceneCuts, Schedule, Tracker, match
 from tests.conftest import SAMPLE
 
 
@@ -91,6 +91,31 @@ def test_released_frames_are_forgotten() -> None:
     run(tracker, {i: det(100, 100) for i in range(6)}, 6)
     tracker.release(3)
     assert not tracker.covers(3) and tracker.covers(4)
+
+
+def pan(dx: float, dy: float = 0.0) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+
+
+def test_camera_motion_carries_missed_faces_forward_and_back() -> None:
+    """A face still in the scene while the camera pans 9 px a frame: seen only in frames 10 and 30."""
+    tracker = Tracker(1280, 720, coast=30, back=30)
+    truth = {i: Box(900 - 9 * i, 300, 30, 30) for i in range(40)}
+    for i in range(40):
+        tracker.update(i, det(truth[i].x, truth[i].y, 30) if i in (10, 30) else [], motion=pan(-9) if i else None)
+    assert all(covered(tracker, i, truth[i]) for i in range(40))
+    assert len(tracker.seen) == 1
+
+
+def test_camera_motion_is_measured_from_the_frames() -> None:
+    portrait = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    camera = CameraMotion()
+    assert camera(np.ascontiguousarray(portrait[50:450, 40:440])) is None  # nothing to compare with yet
+    motion = camera(np.ascontiguousarray(portrait[53:453, 32:432]))  # the view moved: content 8 px right, 3 up
+    assert motion is not None
+    assert motion[:, 2] == pytest.approx([8.0, -3.0], abs=0.5)
+    assert motion[:, :2] == pytest.approx(np.eye(2), abs=0.02)
+    assert camera(np.zeros((400, 400, 3), np.uint8)) is None  # nothing to follow
 
 
 def test_match_prefers_overlap_then_nearest_centre_within_reach() -> None:

@@ -35,7 +35,7 @@ from ..metadata import Report
 from ..options import Background, CleanOptions
 from ..types import Box, Detection, Regions
 from . import frames as fr
-from .tracking import SceneCuts, Schedule, Tracker
+from .tracking import CameraMotion, SceneCuts, Schedule, Tracker
 
 #: frames between two runs of the full detector (and the least look-ahead that still bridges them)
 FULL_EVERY = 12
@@ -163,6 +163,7 @@ class _Cleaner:
         self.tracker: Tracker | None = None
         self.schedule = Schedule(FULL_EVERY, LIGHT_EVERY)
         self.cuts = SceneCuts()
+        self.camera = CameraMotion()
         self.since_full = 0
         self.noise: dict[object, obscure.FixedNoise] = {}
         self.mask_cache: tuple[Regions, np.ndarray] | None = None
@@ -183,8 +184,8 @@ class _Cleaner:
         if self.encoder is None:
             self._open(frame)
         assert self.tracker is not None
-        cut = self.cuts(frame.rgb)
-        self.tracker.update(frame.index, self._detect(frame, cut), cut)
+        cut, motion = self.cuts(frame.rgb), self.camera(frame.rgb)
+        self.tracker.update(frame.index, self._detect(frame, cut), cut, motion)
         self.window.append(frame)
         while len(self.window) > self.lookahead:
             self._emit(self.window.popleft())

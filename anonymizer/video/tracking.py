@@ -3,14 +3,16 @@
 The `Tracker` is fed each frame's detections in order (or None for a frame no detector looked at) and keeps,
 for every frame still in the look-ahead window, the boxes that must be obscured there, one per track:
 
-- a detection is matched to a track by overlap with the track's motion-predicted box (IoU), or failing that by
-  distance between centres relative to the face's size; unmatched detections start tracks;
+- every track's box is moved each frame by the camera's motion (`CameraMotion`: pan, roll and zoom estimated
+  from the frames themselves) and by the face's own motion (learnt from its sightings): the predicted box;
+- a detection is matched to a track by overlap with its predicted box (IoU), or failing that by distance
+  between centres relative to the face's size; unmatched detections start tracks;
 - a track not seen in a frame is carried forward on its predicted box, grown while it stays unseen (the
   longer the gap, the less sure where the face is), for up to `coast` frames or until it leaves the frame;
-- when a track is found again, the frames of the gap get boxes interpolated between the two sightings;
-- a new track is carried backward over the frames still in the window: first on its own box, grown, and once
-  its second sighting gives its motion, along that motion (a face entering the frame, or one the detector
-  found late, is covered before its first detection);
+- when a track is found again, the predicted boxes of the gap are corrected by the error found, spread over it;
+- a new track is carried backward over the frames still in the window, against the camera's motion (and its
+  own once a second sighting gives it), grown as it goes: a face entering the frame, or one the detector
+  found late, is covered before its first detection;
 - a scene cut ends every track: nothing is carried across it, backward or forward.
 
 Frames leave the window in order (`release`), so memory is bounded by the window, not by the clip.
@@ -19,6 +21,7 @@ Frames leave the window in order (`release`), so memory is bounded by the window
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,27 +46,42 @@ BRIDGE_GROWTH = 1.15
 VELOCITY_BLEND = 0.6
 
 
+Motion = NDArray[np.float64]  # 2 x 3 affine map from one frame's pixels to the next one's
+
+
+def transport(box: Box, motion: Motion | None) -> Box:
+    """`box` carried by the camera's motion: its centre mapped, its size scaled by the motion's zoom."""
+    if motion is None:
+        return box
+    cx, cy = motion @ np.array([box.cx, box.cy, 1.0])
+    zoom = math.sqrt(abs(float(np.linalg.det(motion[:, :2]))))
+    w, h = box.w * zoom, box.h * zoom
+    return Box(float(cx) - w / 2, float(cy) - h / 2, w, h)
+
+
+def _inverse(motion: Motion | None) -> Motion | None:
+    return None if motion is None else np.asarray(cv2.invertAffineTransform(motion), np.float64)
+
+
+def _moved(box: Box, dx: float, dy: float) -> Box:
+    return Box(box.x + dx, box.y + dy, box.w, box.h)
+
+
 @dataclass
 class _Track:
     id: int
     frame: int  # last sighting
-    box: Box
+    box: Box  # where the face is in the newest frame: seen there, or expected (camera motion plus its own)
     first_frame: int
     first_box: Box
     hits: int = 1
-    velocity: tuple[float, float, float] = (0.0, 0.0, 1.0)  # dx, dy per frame, size factor per frame
+    velocity: tuple[float, float] = (0.0, 0.0)  # its own motion on top of the camera's, px per frame
+    coasted: list[tuple[int, Box]] = field(default_factory=list)  # frames since the last sighting, expected boxes
 
     def reach(self, frame: int) -> float:
-        """How far (px) from the predicted centre a detection in `frame` may be and still be this face."""
+        """How far (px) from the expected centre a detection in `frame` may be and still be this face."""
         drift = MATCH_DRIFT[0] if self.hits == 1 else MATCH_DRIFT[1]
         return max(self.box.w, self.box.h) * (MATCH_CENTRE + drift * (frame - self.frame))
-
-    def predict(self, frame: int) -> Box:
-        steps = frame - self.frame
-        dx, dy, ds = self.velocity
-        factor = min(max(ds**steps, 0.5), 2.0)
-        w, h = self.box.w * factor, self.box.h * factor
-        return Box(self.box.cx + dx * steps - w / 2, self.box.cy + dy * steps - h / 2, w, h)
 
 
 def _growth(frames: int) -> float:
@@ -119,20 +137,27 @@ class Tracker:
     back: int  # frames a new track is carried backward
     _tracks: list[_Track] = field(default_factory=list)
     _covers: dict[int, dict[int, Box]] = field(default_factory=dict)  # frame -> track id -> box
+    _motions: dict[int, Motion | None] = field(default_factory=dict)  # frame -> camera motion into it
     _next_id: int = 0
     _oldest: int = 0  # the oldest frame still in the window
     _cut: int = 0  # the frame where the current shot began
     seen: set[int] = field(default_factory=set)  # ids of tracks with at least one detection
 
-    def update(self, frame: int, detections: Sequence[Detection] | None, cut: bool = False) -> None:
-        """Add frame `frame` (the next one) and what was found in it; None when no detector looked at it."""
+    def update(
+        self, frame: int, detections: Sequence[Detection] | None, cut: bool = False, motion: Motion | None = None
+    ) -> None:
+        """Add frame `frame` (the next one), what was found in it (None when no detector looked at it) and the
+        camera's motion from the previous frame to it (None when unknown: tracks then move on their own only)."""
         self._covers.setdefault(frame, {})
         if cut:
             self._tracks.clear()
-            self._cut = frame
+            self._cut, motion = frame, None
+        self._motions[frame] = motion
+        for track in self._tracks:
+            track.box = _moved(transport(track.box, motion), *track.velocity)
         found = [d.box for d in detections or ()]
         reach = [t.reach(frame) for t in self._tracks]
-        pairs = match([t.predict(frame) for t in self._tracks], found, reach)
+        pairs = match([t.box for t in self._tracks], found, reach)
         for t, d in pairs:
             self._sighted(self._tracks[t], frame, found[d])
         matched_t, matched_d = {t for t, _ in pairs}, {d for _, d in pairs}
@@ -152,6 +177,7 @@ class Tracker:
         """Frames up to `frame` have been written: forget them."""
         for old in [f for f in self._covers if f <= frame]:
             del self._covers[old]
+            self._motions.pop(old, None)
         self._oldest = max(self._oldest, frame + 1)
 
     def active_ids(self) -> set[int]:
@@ -167,21 +193,20 @@ class Tracker:
         self._covers[frame][track] = box if have is None else _union(have, box)
 
     def _sighted(self, track: _Track, frame: int, box: Box) -> None:
+        """A detection of `track`: the frames since its last sighting get their expected boxes corrected
+        (the error spread over the gap) and grown; its own motion learns from the error."""
         gap = frame - track.frame
-        for k in range(1, gap):  # the frames between two sightings: interpolated, grown
-            self._put(track.frame + k, track.id, _lerp(track.box, box, k / gap).scaled(BRIDGE_GROWTH))
-        step = (
-            (box.cx - track.box.cx) / gap,
-            (box.cy - track.box.cy) / gap,
-            (box.w / max(track.box.w, 1e-6)) ** (1 / gap),
-        )
+        ex, ey = box.cx - track.box.cx, box.cy - track.box.cy
+        zoom = box.w / max(track.box.w, 1e-6)
+        for between, expected in track.coasted:
+            t = (between - track.frame) / gap
+            w, h = expected.w * zoom**t, expected.h * zoom**t
+            fixed = Box(expected.cx + ex * t - w / 2, expected.cy + ey * t - h / 2, w, h)
+            self._put(between, track.id, fixed.scaled(BRIDGE_GROWTH))
+        track.coasted.clear()
         a = VELOCITY_BLEND if track.hits > 1 else 1.0
-        old = track.velocity
-        track.velocity = (
-            a * step[0] + (1 - a) * old[0],
-            a * step[1] + (1 - a) * old[1],
-            a * step[2] + (1 - a) * old[2],
-        )
+        vx, vy = track.velocity
+        track.velocity = (vx + a * ex / gap, vy + a * ey / gap)
         track.frame, track.box, track.hits = frame, box, track.hits + 1
         self._put(frame, track.id, box)
         if track.hits == 2:
@@ -190,7 +215,8 @@ class Tracker:
     def _carry(self, track: _Track, frame: int, looked: bool) -> None:
         missed = frame - track.frame
         growth = _growth(missed) if looked else _growth(missed) ** 0.5
-        self._put(frame, track.id, track.predict(frame).scaled(growth))
+        track.coasted.append((frame, track.box))
+        self._put(frame, track.id, track.box.scaled(growth))
 
     def _start(self, frame: int, box: Box) -> None:
         track = _Track(self._next_id, frame, box, frame, box)
@@ -201,22 +227,21 @@ class Tracker:
         self._backward(track, moving=False)
 
     def _backward(self, track: _Track, moving: bool) -> None:
-        """Carry a new track back over the frames before its first sighting that are still in the window."""
-        dx, dy, ds = track.velocity if moving else (0.0, 0.0, 1.0)
-        first = track.first_box
+        """Carry a new track back over the frames before its first sighting that are still in the window:
+        against the camera's motion, and against its own once known (`moving`), growing as it goes."""
+        vx, vy = track.velocity if moving else (0.0, 0.0)
+        box = track.first_box
         for k in range(1, self.back + 1):
             frame = track.first_frame - k
             if frame < max(self._oldest, self._cut):
                 break
-            factor = min(max(ds**-k, 0.5), 2.0)
-            w, h = first.w * factor, first.h * factor
-            box = Box(first.cx - dx * k - w / 2, first.cy - dy * k - h / 2, w, h)
+            box = _moved(transport(box, _inverse(self._motions.get(frame + 1))), -vx, -vy)
             self._put(frame, track.id, box.scaled(_growth(k)))
 
     def _alive(self, track: _Track, frame: int) -> bool:
         if frame - track.frame >= self.coast:
             return False
-        box = track.predict(frame + 1)
+        box = track.box
         return box.x < self.width and box.y < self.height and box.x + box.w > 0 and box.y + box.h > 0
 
 
@@ -244,6 +269,44 @@ class SceneCuts:
         if last is None or not last.std() or not hist.std():
             return last is not None and not np.array_equal(last, hist)
         return float(np.corrcoef(last, hist)[0, 1]) < CUT_CORRELATION
+
+
+#: the camera's motion is estimated on frames reduced to this width
+MOTION_WIDTH = 480
+#: ... from at least this many corners followed from one frame to the next that agree on one motion
+MOTION_POINTS = 12
+
+
+class CameraMotion:
+    """The camera's motion between consecutive frames (pan, roll, zoom: a similarity transform), from corners
+    followed by optical flow and fitted robustly; None when the frame gives too little to follow."""
+
+    def __init__(self) -> None:
+        self._last: NDArray[np.uint8] | None = None
+
+    def __call__(self, rgb: NDArray[np.uint8]) -> Motion | None:
+        height, width = rgb.shape[:2]
+        scale = min(1.0, MOTION_WIDTH / width)
+        small = cv2.resize(
+            rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
+        gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), np.uint8)
+        last, self._last = self._last, gray
+        if last is None or last.shape != gray.shape:
+            return None
+        corners = cv2.goodFeaturesToTrack(last, 300, 0.01, 6)
+        if corners is None or len(corners) < MOTION_POINTS:
+            return None
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(last, gray, corners, None, winSize=(21, 21), maxLevel=3)
+        ok = status.ravel() == 1
+        if ok.sum() < MOTION_POINTS:
+            return None
+        fit, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=1.5)
+        if fit is None or inliers is None or int(inliers.sum()) < MOTION_POINTS:
+            return None
+        motion = np.asarray(fit, np.float64)
+        motion[:, 2] /= scale  # the same motion in full-size pixels
+        return motion
 
 
 @dataclass(frozen=True)
