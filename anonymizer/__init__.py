@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .faces import Detector, detector_names, get_detector
     from .formats import FORMATS, Format, Kind
     from .media import VideoSettings, clean_stream, inspect_stream, strip_stream
-    from .obscure import strength_range
+    from .options import strength_range
     from .parse import box as parse_box
     from .parse import colour as parse_colour
     from .parse import ellipse as parse_ellipse
@@ -59,7 +59,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Detector", "detector_names", "get_detector"), ".faces"),
     **dict.fromkeys(("VideoSettings", "clean_stream", "inspect_stream", "strip_stream"), ".media"),
     **dict.fromkeys(("parse_faces_choice", "parse_faces_json", "parse_regions_json"), ".regions"),
-    "strength_range": ".obscure",
+    "strength_range": ".options",
     "sample_photo": ".sample",
 }
 # Public names that are another name inside their module.

@@ -39,14 +39,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import OptionsError
-from .options import CleanOptions, Method
+from .options import DEFAULT_CELLS, CleanOptions, Method
+from .options import MAX_CELLS as MAX_CELLS  # the strength ranges are part of this module's interface too
+from .options import StrengthRange as StrengthRange
+from .options import cells_for as cells_for
+from .options import strength_range as strength_range
 
 Pixels = NDArray[np.uint8]
 Mask = NDArray[np.bool_]
 Field = NDArray[np.float32]
 
-#: no method keeps more than this many cells across a region: beyond it faces start to come back
-MAX_CELLS = 12
 #: cells are never smaller than this many pixels, so even a tiny region is averaged
 MIN_CELL_PX = 4
 #: a region's box is grown to at least this size (px) before averaging: a speck is averaged with its surroundings
@@ -211,47 +213,11 @@ def _mask(patch: Patch) -> Pixels:
 
 #: Method -> implementation. A new method is one function and one entry; the tests pick it up.
 METHODS: dict[Method, MethodSpec] = {
-    Method.BLUR: MethodSpec(_blur, default_cells=3, feather=True),
-    Method.PIXELATE: MethodSpec(_pixelate, default_cells=4),
+    Method.BLUR: MethodSpec(_blur, default_cells=DEFAULT_CELLS[Method.BLUR], feather=True),
+    Method.PIXELATE: MethodSpec(_pixelate, default_cells=DEFAULT_CELLS[Method.PIXELATE]),
     Method.FILL: MethodSpec(_fill),
     Method.MASK: MethodSpec(_mask),
 }
-
-
-@dataclass(frozen=True)
-class StrengthRange:
-    """What `strength` means for a method: cells across a region, from `strongest` to `weakest`."""
-
-    strongest: int
-    default: int
-    weakest: int
-
-
-def strength_range(method: Method) -> StrengthRange | None:
-    """The strengths `method` accepts and its default; None when it has no strength (fill, mask)."""
-    default = METHODS[method].default_cells
-    return None if default is None else StrengthRange(1, default, MAX_CELLS)
-
-
-def cells_for(method: Method, strength: float | None) -> int:
-    """Cells across a region for `method` at `strength` (None: the default); OptionsError outside its range.
-
-    Methods without a strength return 0 and ignore `strength`.
-    """
-    bounds = strength_range(method)
-    if bounds is None:
-        return 0
-    value = bounds.default if strength is None else strength
-    if isinstance(value, bool) or not math.isfinite(value) or value < bounds.strongest:
-        raise OptionsError(
-            f"{method.value} strength is the number of cells across a region: at least {bounds.strongest}"
-        )
-    if value > bounds.weakest:
-        raise OptionsError(
-            f"{method.value} strength {value:g} would keep too much detail: "
-            f"at most {bounds.weakest} cells across a region (lower is stronger)"
-        )
-    return int(value)
 
 
 def check_options(options: CleanOptions) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,6 +41,49 @@ class Background(StrEnum):
     KEEP = "keep"
     BLUR = "blur"
     FILL = "fill"
+
+
+#: no method keeps more than this many cells across a region: beyond it faces start to come back (bench_privacy)
+MAX_CELLS = 12
+#: cells across a region by default, for the methods that have a strength (obscure.METHODS implements them)
+DEFAULT_CELLS: dict[Method, int] = {Method.BLUR: 3, Method.PIXELATE: 4}
+
+
+@dataclass(frozen=True)
+class StrengthRange:
+    """What `strength` means for a method: cells across a region, from `strongest` to `weakest`."""
+
+    strongest: int
+    default: int
+    weakest: int
+
+
+def strength_range(method: Method) -> StrengthRange | None:
+    """The strengths `method` accepts and its default; None when it has no strength (fill, mask)."""
+    default = DEFAULT_CELLS.get(method)
+    return None if default is None else StrengthRange(1, default, MAX_CELLS)
+
+
+def cells_for(method: Method, strength: float | None) -> int:
+    """Cells across a region for `method` at `strength` (None: the default); OptionsError outside its range.
+
+    Methods without a strength return 0 and ignore `strength`.
+    """
+    bounds = strength_range(method)
+    if bounds is None:
+        return 0
+    value = bounds.default if strength is None else strength
+    if isinstance(value, bool) or not math.isfinite(value) or value < bounds.strongest:
+        raise OptionsError(
+            f"{method.value} strength is the number of cells across a region: at least {bounds.strongest}"
+        )
+    if value > bounds.weakest:
+        raise OptionsError(
+            f"{method.value} strength {value:g} would keep too much detail: "
+            f"at most {bounds.weakest} cells across a region (lower is stronger)"
+        )
+    return int(value)
+
 
 
 @dataclass(frozen=True)
@@ -100,6 +144,4 @@ class CleanOptions:
         for box in self.faces or ():
             if box.w <= 0 or box.h <= 0:
                 raise OptionsError("face boxes must have a positive width and height")
-        from .obscure import check_options  # the methods registry knows each method's strength range
-
-        check_options(self)
+        cells_for(self.method, self.strength)

@@ -11,15 +11,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import typer
-from rich.progress import Progress
 
 from anonymizer import AnonymizerError, Format, Summary, formats
 
 from . import render
 from .exits import Exit, for_error
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 from .files import FileProblem, Selection, check_destination, head, open_input, write_streamed
 
 LIMIT_BYTES = 200 * 1024 * 1024
@@ -122,6 +125,8 @@ def _plan(selection: Selection, dest: Destination, predict: Predict, batch: Batc
 def _progress(count: int, quiet: bool) -> Progress | None:
     if quiet or count < 5 or not render.err.is_terminal:
         return None
+    from rich.progress import Progress
+
     return Progress(console=render.err, transient=True)
 
 

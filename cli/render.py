@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from anonymizer import DetectResult, Report, Risk
+from anonymizer import Report, Risk
+
+if TYPE_CHECKING:
+    from anonymizer import DetectResult
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
