@@ -16,7 +16,7 @@ from PIL import Image, ImageCms
 
 import anonymizer
 from anonymizer import CleanOptions, InputError
-from anonymizer.metadata import Category
+from anonymizer.metadata import Category, Risk
 
 from .canary import MARKER, leaks
 
@@ -332,3 +332,13 @@ def test_a_used_huffman_table_listing_symbols_no_scan_can_decode_is_hidden_data(
     assert f"Huffman table 0 lists {len(MARKER)} symbols that no scan can decode" in hidden
     result = anonymizer.strip(marked_table)
     assert not result.lossless and symbols + hidden_symbols not in result.data
+
+
+def test_a_jpeg_over_the_pixel_limit_is_reported_not_decoded() -> None:
+    data = photo()
+    at = find(data, 0xC0)
+    huge = data[: at + 5] + struct.pack(">HH", 60000, 60000) + data[at + 9 :]
+    unchecked = [f for f in anonymizer.inspect(huge).identifying if "over the pixel limit" in f.what]
+    assert unchecked and unchecked[0].level is Risk.HIGH
+    with pytest.raises(InputError):
+        anonymizer.strip(huge)

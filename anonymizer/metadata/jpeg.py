@@ -109,17 +109,26 @@ def _finish(data: bytes, walk: Walk) -> None:
     pieces, scans = rendered(walk, icc_segments(profile) if profile else [])
     stream = assemble(data, pieces)
     parsed.keep = [stream]
-    if walk.frame.marker not in HUFFMAN_DCT:
-        process = PROCESS.get(walk.frame.marker, f"SOF{walk.frame.marker - 0xC0}")
-        parsed.add(_where(walk.frame.marker, walk.frame.start), f"{process} image data, not checked for hidden "
-                   "bytes", Category.UNKNOWN, risk=Risk.HIGH)
-        parsed.reencode_why = f"its {process} image data cannot be checked for hidden bytes"
+    if why := _unchecked(walk.frame, parsed):
+        parsed.add(_where(walk.frame.marker, walk.frame.start), f"image data not checked for hidden bytes: {why}",
+                   Category.UNKNOWN, risk=Risk.HIGH)
+        parsed.reencode_why = f"its image data cannot be checked for hidden bytes ({why})"
         return
     empty = [n for n, (_, end, _) in enumerate(walk.scans, 1) if not end]
     problem = f"scan {empty[0]} has no entropy-coded data" if empty else jpeg_entropy.unread(stream, scans)
     if problem:
         walk.hidden("JPEG image data", problem, 0)
         parsed.reencode_why = f"its image data carries bytes that decoding never reads ({problem})"
+
+
+def _unchecked(frame: Frame, parsed: Parsed) -> str:
+    """Why the entropy-coded data is not checked ('' when it is): a coding process libjpeg is not asked about,
+    or more pixels than the limits let a decoder allocate for."""
+    if frame.marker not in HUFFMAN_DCT:
+        return f"{PROCESS.get(frame.marker, f'SOF{frame.marker - 0xC0}')} coding"
+    if frame.width * frame.height > parsed.limits.max_pixels:
+        return f"{frame.width}x{frame.height} is over the pixel limit"
+    return ""
 
 
 def _colour_profile(walk: Walk) -> bytes | None:
