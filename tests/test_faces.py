@@ -14,9 +14,11 @@ from PIL import Image
 from anonymizer import models
 from anonymizer.errors import ModelError
 from anonymizer.faces import DEFAULT_DETECTOR, DETECTORS, FAST_DETECTOR, get_detector
-from anonymizer.faces.centerface import MODEL, CenterFaceNet, decode
-from anonymizer.faces.ensemble import Ensemble, Pass, Plan, detect_boxes, run_pass, tile_grid
+from anonymizer.faces.centerface import MODEL, CenterFaceNet, decode, shared_net
+from anonymizer.faces.ensemble import Ensemble, Pass, Plan, detect_boxes, pass_tiles, run_pass, tile_grid
+from anonymizer.faces.focus import cell_blocks, focus_rects, to_photo, to_view
 from anonymizer.faces.merge import drop_contained, fuse, nms
+from anonymizer.faces.presets import PLANS
 from anonymizer.types import Box, Detection
 
 RGB = NDArray[np.uint8]
@@ -47,10 +49,19 @@ def rgb(portrait: Image.Image) -> RGB:
 # ---------------------------------------------------------------- the default detector
 
 
-def test_default_is_the_ensemble() -> None:
-    assert DEFAULT_DETECTOR[0] == "ensemble"
-    assert get_detector() is get_detector("ensemble")
-    assert get_detector(FAST_DETECTOR).name == "fast"
+def test_default_is_the_thorough_plan_built_once(portrait: Image.Image) -> None:
+    """ "default" is one shared instance, and it is the thorough plan: it finds a face too small for `fast`."""
+    default = get_detector()
+    assert default is get_detector("default") is get_detector(DEFAULT_DETECTOR[0])
+    assert get_detector(FAST_DETECTOR) is not default
+    small = portrait.resize((39, 39), Image.Resampling.LANCZOS)  # the face about 9 px tall
+    canvas = Image.new("RGB", (1024, 768), (128, 128, 128))
+    canvas.paste(small, (600, 300))
+    k = 39 / 512
+    expected = Box(600 + FACE.x * k, 300 + FACE.y * k, FACE.w * k, FACE.h * k)
+    rgb = np.asarray(canvas)
+    assert best_iou(default.detect(rgb), expected) >= 0.4
+    assert best_iou(get_detector(FAST_DETECTOR).detect(rgb), expected) < 0.4
 
 
 def test_default_finds_the_portrait_face(rgb: RGB) -> None:
@@ -147,9 +158,7 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
 
 
 def test_fuse_adds_evidence_across_views_but_not_within_one() -> None:
-    boxes = np.array(
-        [[0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [40, 40, 50, 50, 0.2]], np.float32
-    )
+    boxes = np.array([[0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [0, 0, 10, 10, 0.2], [40, 40, 50, 50, 0.2]], np.float32)
     fused = fuse(boxes, np.array([0, 0, 1, 0]), 0.5)
     assert sorted(fused[:, 4].tolist()) == pytest.approx([0.2, 1 - 0.8 * 0.8])
 
@@ -215,9 +224,7 @@ def test_each_pass_maps_its_boxes_back_to_the_photo(canvas: RGB, step: Pass) -> 
     assert len(whole) >= 1
     tolerance = 2 / step.scale(3000, 2000)
     for x1, y1, x2, y2, _ in whole:
-        assert (x1, y1, x2, y2) == pytest.approx(
-            (SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=tolerance
-        )
+        assert (x1, y1, x2, y2) == pytest.approx((SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=tolerance)
     assert max(max(shape[:2]) for shape in model.shapes) <= plan.tile
 
 
@@ -258,6 +265,102 @@ def test_tiles_cover_the_photo_within_the_size_limit(size: tuple[int, int], scal
     assert covered.all()
 
 
+# ---------------------------------------------------------------- views and focused passes
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+@pytest.mark.parametrize("mirror", [False, True])
+def test_to_view_is_the_inverse_of_to_photo(turns: int, mirror: bool) -> None:
+    rng = np.random.default_rng(turns + 4 * mirror)
+    xs, ys = np.sort(rng.uniform(0, 300, (20, 2)), axis=1), np.sort(rng.uniform(0, 200, (20, 2)), axis=1)
+    boxes = np.stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1], rng.uniform(0, 1, 20)], axis=1).astype(np.float32)
+    view = to_view(boxes, turns, mirror, 300, 200)
+    vw, vh = (300, 200) if turns % 2 == 0 else (200, 300)
+    assert (view[:, 2] > view[:, 0]).all() and (view[:, 3] > view[:, 1]).all()
+    assert view[:, :4].min() >= 0 and view[:, 2].max() <= vw and view[:, 3].max() <= vh
+    np.testing.assert_allclose(to_photo(view, turns, mirror, 300, 200), boxes, atol=1e-4)
+    # and it is the mapping the pixels follow: a white patch's box, mirrored and turned as np.rot90 does
+    image = np.zeros((200, 300), bool)
+    image[50:60, 200:230] = True
+    seen = box_of(np.rot90(image[:, ::-1] if mirror else image, turns))
+    patch = to_view(np.array([[200, 50, 230, 60, 1]], np.float32), turns, mirror, 300, 200)[0, :4]
+    assert tuple(patch) == pytest.approx((seen.x, seen.y, seen.x + seen.w, seen.y + seen.h))
+
+
+def test_cell_blocks_join_runs_of_cells_into_rectangles() -> None:
+    grid = np.array(
+        [
+            [1, 1, 0, 0, 1],
+            [1, 1, 0, 0, 0],
+            [0, 1, 1, 0, 0],
+        ],
+        bool,
+    )
+    blocks = cell_blocks(grid)
+    assert sorted(blocks) == [(0, 0, 2, 2), (1, 2, 3, 3), (4, 0, 5, 1)]
+    covered = np.zeros_like(grid)
+    for c0, r0, c1, r1 in blocks:
+        covered[r0:r1, c0:c1] = True
+    assert (covered == grid).all()
+
+
+def test_focus_rects_cover_each_hint_with_a_margin_and_nothing_far_away() -> None:
+    hints = np.array([[100, 100, 110, 112, 0.3], [700, 500, 760, 560, 0.9]], np.float32)
+    rects = focus_rects(hints, 1000, 800, 125, 16)
+    assert len(rects) == 2
+    for (x1, y1, x2, y2, _), (rx0, ry0, rx1, ry1) in zip(hints, sorted(rects), strict=True):
+        assert rx0 <= (x1 + x2) / 2 - 16 and (x1 + x2) / 2 + 16 <= rx1
+        assert ry0 <= (y1 + y2) / 2 - 16 and (y1 + y2) / 2 + 16 <= ry1
+        assert (rx1 - rx0) * (ry1 - ry0) <= (125 + 32) ** 2
+    assert focus_rects(hints[:0], 1000, 800, 125, 16) == []
+
+
+def test_a_focused_pass_looks_only_around_its_hints(canvas: RGB) -> None:
+    step = Pass(2048, max_zoom=2.0, near=0.2)
+    plan = Plan((step,), tile=640, overlap=64)
+    hint = np.array([[SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h, 0.3]], np.float32)
+    model = WhiteSquares()
+    boxes, cut = run_pass(model, canvas, step, plan, hint)
+    assert len(boxes[~cut]) == 1
+    assert tuple(boxes[~cut][0, :4]) == pytest.approx((SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=1)
+    looked = sum(shape[0] * shape[1] for shape in model.shapes)
+    assert looked < 0.1 * (3000 * 2000 * step.scale(3000, 2000) ** 2)
+    # a hint scoring below `near` is no hint; without any the pass looks nowhere
+    assert pass_tiles(step, 3000, 2000, plan, hint * [1, 1, 1, 1, 0.5]) == []
+    assert run_pass(WhiteSquares(), canvas, step, plan)[0].shape == (0, 5)
+
+
+@pytest.mark.parametrize("turns", [1, 3])
+def test_a_focused_turned_mirrored_pass_finds_the_hinted_spot(canvas: RGB, turns: int) -> None:
+    step = Pass(1024, turns=turns, mirror=True, near=0.1)
+    plan = Plan((Pass(512), step), tile=640, overlap=64)
+    model = WhiteSquares()
+    boxes = detect_boxes(model, canvas, plan)
+    assert len(boxes) == 1 and boxes[0, 4] > 0.98  # two views agreeing: the focused one saw the spot too
+    assert tuple(boxes[0, :4]) == pytest.approx((SPOT.x, SPOT.y, SPOT.x + SPOT.w, SPOT.y + SPOT.h), abs=6)
+
+
+def test_focused_passes_cost_less_than_whole_ones_on_a_portrait(rgb: RGB) -> None:
+    """The default's enlarged and mirrored passes look only around the face of a portrait, and find it."""
+    plan = PLANS[DEFAULT_DETECTOR[0]]
+    assert any(step.near is not None for step in plan.passes)
+    shapes: list[tuple[int, ...]] = []
+
+    def counting(tile: RGB, threshold: float) -> NDArray[np.float32]:
+        shapes.append(tile.shape)
+        return shared_net().run(tile, threshold)
+
+    canvas = np.zeros((768, 1024, 3), np.uint8)
+    canvas[100:612, 300:812] = rgb
+    found = Ensemble("counted", plan, counting).detect(canvas)
+    assert best_iou(found, Box(FACE.x + 300, FACE.y + 100, FACE.w, FACE.h)) >= 0.5
+    focused = sum(s[0] * s[1] for s in shapes)
+    shapes.clear()
+    everywhere = tuple(Pass(p.long_side, p.max_zoom, p.turns, p.mirror) for p in plan.passes)
+    Ensemble("counted", Plan(everywhere), counting).detect(canvas)
+    assert focused < 0.6 * sum(s[0] * s[1] for s in shapes)
+
+
 # ---------------------------------------------------------------- recall on the corpus
 
 RECALL_FLOOR = 0.92
@@ -295,4 +398,3 @@ def test_default_recall_on_wider_face(faces_corpus: Path) -> None:
                 found += best_iou(dets, Box(x, y, w, h)) >= 0.5
     assert total > 60
     assert found / total >= RECALL_FLOOR, f"recall {found / total:.3f} on {total} faces"
-
