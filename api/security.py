@@ -5,12 +5,14 @@
 - Origin: a browser request carrying an Origin that is neither this service's own address nor a configured
   origin is refused with 403 before its body is read (CORS alone only hides the answer, not the work).
 - Every response: no caching, no sniffing, no framing, no referrer, no cookies, a strict CSP.
-- Access log: method, path and status only; never the body, the query string or a file name.
+- Access log: method, path and status only; never the body, the query string or a file name; a job's id
+  (the only key to its result) is logged as {id}.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable
 
@@ -47,6 +49,14 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
 DROPPED_HEADERS = frozenset({b"set-cookie", b"server", b"cache-control", b"content-security-policy"})
+
+
+JOB_PATH = re.compile(r"^(/v1/jobs/)[^/]+")
+
+
+def logged_path(path: str) -> str:
+    """The path as the access log shows it: job ids replaced by {id}."""
+    return JOB_PATH.sub(r"\1{id}", path)
 
 
 def host_name(host_header: str) -> str:
@@ -87,7 +97,7 @@ class Guard:
                 await self.app(scope, receive, send_hardened)
         finally:
             millis = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %d %.0fms", scope["method"], scope["path"], status[0], millis)
+            access_log.info("%s %s %d %.0fms", scope["method"], logged_path(scope["path"]), status[0], millis)
 
     def _refusal(self, headers: Headers) -> ASGIApp | None:
         host = headers.get("host", "")
