@@ -93,7 +93,8 @@ def _entropy(data: bytes, pos: int, walk: Walk) -> int:
             walk.data(start, at)
             return at
         if after - at > 1:
-            walk.hidden(f"JPEG @ {at:#x}", f"{after - at - 1} fill bytes (0xFF) before a restart marker", after - at)
+            fill_bytes = after - at - 1
+            walk.hidden(f"JPEG @ {at:#x}", f"{fill_bytes} fill bytes (0xFF) before a restart marker", fill_bytes)
         walk.data(start, at, restart=data[after])
         start = pos = after + 1
     raise CorruptImageError("the image data ends without an end-of-image marker (truncated file)")
@@ -114,11 +115,12 @@ def _finish(data: bytes, walk: Walk) -> None:
                    Category.UNKNOWN, risk=Risk.HIGH)
         parsed.reencode_why = f"its image data cannot be checked for hidden bytes ({why})"
         return
-    empty = [n for n, (_, end, _) in enumerate(walk.scans, 1) if not end]
-    problem = f"scan {empty[0]} has no entropy-coded data" if empty else jpeg_entropy.unread(stream, scans)
+    empty = [k for k, (_, end, _) in enumerate(walk.scans) if not end]
+    problem = (empty[0], "a scan with no entropy-coded data") if empty else jpeg_entropy.unread(stream, scans)
     if problem:
-        walk.hidden("JPEG image data", problem, 0)
-        parsed.reencode_why = f"its image data carries bytes that decoding never reads ({problem})"
+        index, words = problem
+        walk.hidden(_where(0xDA, walk.scan_offsets[index], f"(scan {index + 1})"), words, 0)
+        parsed.reencode_why = f"its image data carries bytes that decoding never reads ({words})"
 
 
 def _unchecked(frame: Frame, parsed: Parsed) -> str:
@@ -248,7 +250,7 @@ def _sos(data: bytes, marker: int, start: int, end: int, walk: Walk) -> None:
     if count == 0 or used > end:
         raise CorruptImageError(f"JPEG scan header at offset {start:#x} is too short for {count} components")
     fields = data[start + 4 : used]
-    walk.scan([(fields[1 + 2 * i], fields[2 + 2 * i]) for i in range(count)], fields[-3], fields[-1] >> 4)
+    walk.scan(start, [(fields[1 + 2 * i], fields[2 + 2 * i]) for i in range(count)], fields[-3], fields[-1] >> 4)
     walk.body.append(struct.pack(">BBH", 0xFF, marker, len(fields) + 2) + fields)
     _slack(walk, marker, start, used, end, "scan header")
     walk.parsed.structure(_where(marker, start), "scan header and entropy-coded image data", end - start)

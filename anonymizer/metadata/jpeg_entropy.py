@@ -29,9 +29,9 @@ import simplejpeg  # type: ignore[import-untyped]  # no py.typed marker
 
 PREMATURE = "premature end of data segment"
 _EXTRANEOUS = re.compile(r"(\d+) extraneous bytes before marker 0x([0-9a-f]{2})")
-MARKER_WORDS = {0xD9: "the end of the image", 0xDA: "the next scan", 0xC4: "the next Huffman tables"}
+MARKER_WORDS = {0xD9: "the end of the scan"}  # each checked copy ends its scan with EOI
 REMEMBERED = 16
-_verdicts: OrderedDict[bytes, str] = OrderedDict()
+_verdicts: OrderedDict[bytes, tuple[int, str] | None] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -44,8 +44,9 @@ class Scan:
     components: frozenset[int]
 
 
-def unread(stream: bytes, scans: list[Scan]) -> str:
-    """Plain words for the first stretch of entropy-coded data in `stream` that decoding does not read, or ''.
+def unread(stream: bytes, scans: list[Scan]) -> tuple[int, str] | None:
+    """The first scan (its index in `scans`) whose entropy-coded data holds bytes decoding does not read, with
+    plain words for them; None when decoding reads every byte.
 
     scans: every scan with entropy-coded data, in file order.
     `stream` is a whole JPEG (SOI to EOI) holding nothing but image structure.
@@ -63,15 +64,15 @@ def unread(stream: bytes, scans: list[Scan]) -> str:
     return verdict
 
 
-def _check(stream: bytes, scans: list[Scan]) -> str:
+def _check(stream: bytes, scans: list[Scan]) -> tuple[int, str] | None:
     space = _colour_space(stream)
     if space is None:
-        return "libjpeg cannot read the frame header"
-    for number in range(1, len(scans) + 1):
-        warning = _first_warning(_cut(stream, scans, number - 1), space)
+        return 0, "libjpeg cannot read the frame header"
+    for k in range(len(scans)):
+        warning = _first_warning(_cut(stream, scans, k), space)
         if PREMATURE not in warning:
-            return _words(number, warning)
-    return ""
+            return k, _words(warning)
+    return None
 
 
 def _cut(stream: bytes, scans: list[Scan], k: int) -> bytes:
@@ -86,9 +87,9 @@ def _cut(stream: bytes, scans: list[Scan], k: int) -> bytes:
     return b"".join(parts)
 
 
-def _words(number: int, warning: str) -> str:
+def _words(warning: str) -> str:
     if not warning:
-        return f"scan {number}: bytes after the end of its entropy-coded data that decoding never reads"
+        return "bytes after the end of the entropy-coded data that decoding never reads"
     match = _EXTRANEOUS.search(warning)
     if match:
         marker = int(match.group(2), 16)

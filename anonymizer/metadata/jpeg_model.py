@@ -91,6 +91,7 @@ class Walk:
     interval: int = 0
     # per scan: len(body) at its header, len(body) where its entropy-coded data ends (0: it has none), components
     scans: list[tuple[int, int, frozenset[int]]] = field(default_factory=list)
+    scan_offsets: list[int] = field(default_factory=list)  # where each scan header is in the input
     restarts: list[int] = field(default_factory=list)  # body indexes of the current scan's restart markers
     expected_restarts: int = 0
     last_data: int = 0  # len(body) after the current scan's last stretch of entropy-coded data; 0: none yet
@@ -103,7 +104,7 @@ class Walk:
         self.body.append(segment)
         return segment
 
-    def scan(self, components: list[tuple[int, int]], start: int, approx_high: int) -> None:
+    def scan(self, at: int, components: list[tuple[int, int]], start: int, approx_high: int) -> None:
         """A scan header: mark the tables it uses, and count the restart markers it should have."""
         frame = self.frame
         assert frame is not None  # the caller checked
@@ -122,6 +123,7 @@ class Walk:
         self.expected_restarts = _ceil(units, self.interval) - 1 if self.interval else 0
         self.restarts, self.last_data = [], 0
         self.scans.append((len(self.body), 0, frozenset(ident for ident, _ in components)))
+        self.scan_offsets.append(at)
 
     def data(self, start: int, end: int, restart: int | None = None) -> None:
         """A stretch of entropy-coded data, then a restart marker or (restart None) the end of the scan."""
