@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .errors import OptionsError
+from . import errors
+from .errors import AnonymizerError, InternalError, OptionsError
 from .options import CleanOptions
 
 if TYPE_CHECKING:
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # rows are a few hundred bytes; image bytes never enter the store
 MAX_BLOCKS = 10_000  # input blocks; more inputs than MAX_BLOCKS * batch_size share blocks (one task each)
+# Ray's switch (read when ray is imported and by every process it starts): "0" resolves this node's address to
+# 127.0.0.1, so GCS, raylets, workers and agents bind to loopback instead of every interface
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 INSTALL_HINT = "the ray engine needs the scale extra: pip install 'photo-anonymizer[scale]'"
 
 
@@ -101,7 +106,11 @@ class BatchSummary:
     resumed: int = 0
 
 
-def _require_ray() -> ModuleType:
+def _require_ray(local: bool) -> ModuleType:
+    """Ray, imported; for a local run, in its this-machine-only mode."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by Ray when it starts: no usage statistics sent anywhere
+    if local:  # every Ray server and worker then listens on 127.0.0.1 only (else on all interfaces)
+        os.environ.setdefault(LOCAL_ONLY_ENV, "0")
     try:
         import pyarrow.fs  # type: ignore[import-untyped]  # noqa: F401
         import ray
@@ -134,10 +143,54 @@ def _inputs(src: Root, dst: Root) -> list[Entry]:
     return [e for e in entries if not ours(e.rel)]
 
 
+# Ray keeps only the text of an error raised in an actor's constructor (its traceback, ending in our error's line)
+_OUR_ERROR_LINE = re.compile(r"anonymizer\.errors\.(\w+): ([^\n]+)")
+
+
+def _anonymizer_cause(exc: BaseException) -> AnonymizerError | None:
+    """Our own error inside a Ray error (e.g. an actor whose model could not load raised it), if there is one."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, AnonymizerError):
+            return current
+        nested = getattr(current, "cause", None)
+        todo += [current.__cause__, current.__context__, nested if isinstance(nested, BaseException) else None]
+    found = _OUR_ERROR_LINE.findall(str(exc))
+    kind = getattr(errors, found[-1][0], None) if found else None
+    if isinstance(kind, type) and issubclass(kind, AnonymizerError):
+        return kind(found[-1][1].strip())
+    return None
+
+
+@contextmanager
+def _ray_errors(ray: ModuleType, address: str | None) -> Iterator[None]:
+    """Ray's exceptions as members of the error tree: ours when one is inside, else InternalError."""
+    try:
+        yield
+    except AnonymizerError:
+        raise
+    except ConnectionError as exc:
+        raise OptionsError(f"cannot reach the Ray cluster at {address or 'this machine'}: {_first(exc)}") from exc
+    except ray.exceptions.RayError as exc:
+        cause = _anonymizer_cause(exc)
+        if cause is not None:
+            raise type(cause)(_first(cause)) from exc
+        raise InternalError(f"the Ray run failed ({type(exc).__name__}: {_first(exc)})") from exc
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
 @contextmanager
 def _cluster(ray: ModuleType, options: BatchOptions) -> Iterator[int]:
     """Ray, joined or started here (and stopped after, if so); yields the number of workers to run."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # read by Ray when it starts: no usage statistics sent anywhere
     started = not ray.is_initialized()
     if started and options.address:
         ray.init(address=options.address, log_to_driver=False, logging_level=logging.WARNING)
@@ -169,7 +222,7 @@ def _records(ray: ModuleType, tasks: tuple[Task, ...], job: Job, batch_size: int
         fn_constructor_kwargs={"job": job},
         batch_size=rows,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)),  # no idle actor loading a model
         num_cpus=1,
     )
     for row in cleaned.iter_rows():
@@ -180,13 +233,16 @@ def clean_collection(
     src: str, dst: str, options: BatchOptions, progress: Callable[[BatchProgress], None] | None = None
 ) -> BatchSummary:
     """Clean every photo under `src` into `dst` on Ray, recording each input in DST/manifest.jsonl."""
-    ray = _require_ray()
+    ray = _require_ray(local=options.address is None)
     from . import formats
     from .batch_fs import resolve
     from .batch_manifest import ManifestWriter, Status, load
     from .batch_plan import make_plan
     from .batch_worker import Job
+    from .faces import detector_names
 
+    if options.clean.detector not in detector_names():
+        raise OptionsError(f"unknown detector {options.clean.detector!r}; choose from {', '.join(detector_names())}")
     started = time.monotonic()
     src_root, dst_root = resolve(src), resolve(dst)
     previous = load(dst_root)
@@ -198,7 +254,7 @@ def clean_collection(
     counts = dict.fromkeys(Status, 0)
     try:
         if plan.tasks:
-            with _cluster(ray, options) as workers:
+            with _ray_errors(ray, options.address), _cluster(ray, options) as workers:
                 job = Job(src_root, dst_root, options.clean)
                 for record in _records(ray, plan.tasks, job, options.batch_size, workers):
                     writer.add(record)

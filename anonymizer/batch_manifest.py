@@ -44,7 +44,8 @@ class Record:
     error_type: str | None = None  # the error's class: CorruptImageError ... InternalError (a bug of ours)
     size: int | None = None
     mtime_ns: int | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time in the worker
+    cpu_seconds: float = 0.0  # the worker process's CPU time for this input (all its threads)
 
     def to_json(self) -> str:
         row: dict[str, Any] = asdict(self)
@@ -66,6 +67,7 @@ class Record:
             size=row.get("size"),
             mtime_ns=row.get("mtime_ns"),
             seconds=float(row.get("seconds") or 0.0),
+            cpu_seconds=float(row.get("cpu_seconds") or 0.0),
         )
 
     def same_input(self, size: int, mtime_ns: int | None) -> bool:

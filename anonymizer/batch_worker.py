@@ -50,12 +50,13 @@ class _Outcome:
     """Builds the row of one task, timing it from creation."""
 
     def __init__(self, task: Task) -> None:
-        self.task, self.started = task, time.monotonic()
+        self.task, self.started, self.cpu = task, time.monotonic(), time.process_time()
 
     def row(self, status: Status, **fields: Any) -> Record:
         seconds = round(time.monotonic() - self.started, 4)
+        cpu = round(time.process_time() - self.cpu, 4)
         return Record(self.task.path, status, size=self.task.size, mtime_ns=self.task.mtime_ns, seconds=seconds,
-                      **fields)
+                      cpu_seconds=cpu, **fields)
 
     def failed(self, exc: BaseException | str, fmt: str | None = None) -> Record:
         if isinstance(exc, str):

@@ -8,6 +8,7 @@ a resumed run does nothing twice, a changed input is redone) and on a simulated 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -20,6 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
+# Ray's own switch for "this machine only": node addresses resolve to 127.0.0.1, so the simulated cluster listens on
+# loopback alone (read when ray is first imported; if another module imported it first, the cluster still works, on
+# this machine's address).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 pytest.importorskip("ray", reason="the batch engine needs the scale extra (ray[data])")
 pytest.importorskip("pyarrow")
 
@@ -248,36 +254,71 @@ def crash_flag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hook") / "crash-once"
 
 
-@pytest.fixture(scope="module")
-def local_ray(crash_flag: Path) -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
-             object_store_memory=100 * 1024 * 1024, runtime_env={"env_vars": {CRASH_ENV: str(crash_flag)}})
-    yield
-    ray.shutdown()
+def _listening_addresses_of_our_processes() -> set[str]:
+    """Local addresses of the TCP sockets listening in this process and its descendants (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    ours, grew = {os.getpid()}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= more
+        grew = bool(more)
+    inodes = set()
+    for pid in ours:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                found.add(cols[1].rsplit(":", 1)[0])
+    return found
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}  # as /proc shows them
 
 
 @pytest.mark.slow
-def test_local_run_cleans_everything_and_resumes(local_ray: None, tmp_path: Path) -> None:
+def test_local_run_cleans_everything_and_resumes(tmp_path: Path) -> None:
     src, dst = tmp_path / "photos", tmp_path / "clean"
     expected = make_collection(src)
     seen: list[BatchProgress] = []
-    summary = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=2, batch_size=2), seen.append)
+    listening: list[set[str]] = []
+
+    def progress(p: BatchProgress) -> None:
+        seen.append(p)
+        if len(seen) == 1 and Path("/proc/net/tcp").exists():  # while Ray runs: what do its processes listen on?
+            listening.append(_listening_addresses_of_our_processes())
+
+    if ray.is_initialized():
+        ray.shutdown()
+    summary = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=2, batch_size=2), progress)
+    assert not ray.is_initialized()  # the Ray it started for the run is stopped
+    if listening:  # the local Ray of a run listens on loopback only
+        assert listening[0] and listening[0] <= LOOPBACK, listening[0]
     assert (summary.done, summary.skipped, summary.failed, summary.resumed) == (5, 1, 1, 0)
     assert summary.manifest == str(dst / MANIFEST_NAME)
     check_run(src, dst, expected)
     assert len(seen) == 7 and (seen[-1].done, seen[-1].failed, seen[-1].total) == (5, 1, 7) and seen[-1].rate > 0
 
     stamps = {p: p.stat().st_mtime_ns for p in dst.rglob("*-clean.*")}
-    again = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=2, batch_size=2))
-    assert (again.done, again.skipped, again.failed, again.resumed) == (0, 0, 1, 6)  # only the broken one is retried
-    assert {p: p.stat().st_mtime_ns for p in dst.rglob("*-clean.*")} == stamps  # nothing was written twice
-    check_run(src, dst, expected)
-
     (src / "trip/medium.png").write_bytes(_png(300, "Someone Else"))  # a changed input is cleaned again
-    third = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=1))
-    assert (third.done, third.failed, third.resumed) == (1, 1, 5)
-    assert (dst / "trip/medium-clean.png").stat().st_mtime_ns != stamps[dst / "trip/medium-clean.png"]
+    again = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=2, batch_size=2))
+    assert (again.done, again.skipped, again.failed, again.resumed) == (1, 0, 1, 5)  # the changed and broken ones
+    changed = dst / "trip/medium-clean.png"
+    assert changed.stat().st_mtime_ns != stamps.pop(changed)
+    assert {p: p.stat().st_mtime_ns for p in dst.rglob("*-clean.*") if p != changed} == stamps  # none written twice
     check_run(src, dst, expected)
+    assert all(r["cpu_seconds"] > 0 for r in _rows(dst) if r["status"] == "done")
 
 
 @pytest.fixture(scope="module")
@@ -285,9 +326,8 @@ def two_nodes(crash_flag: Path) -> Iterator[Cluster]:
     """A head and a worker node, one CPU each, on this machine (loopback only, no dashboard)."""
     if ray.is_initialized():
         ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "node_ip_address": "127.0.0.1"})
-    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {CRASH_ENV: str(crash_flag)}})
     yield cluster
     ray.shutdown()
