@@ -121,8 +121,9 @@ def wait_state(client: TestClient, job_id: str, states: set[str], seconds: float
 
 
 def frames_of(data: bytes) -> list[tuple[float, np.ndarray]]:
-    with av.open(io.BytesIO(data)) as container:
-        return [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    with av.open(io.BytesIO(data), "r") as container:
+        return [(float((f.pts or 0) * (f.time_base or 0)), f.to_ndarray(format="rgb24"))
+                for f in container.decode(video=0)]
 
 
 def near(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 40) -> float:
@@ -511,7 +512,7 @@ def test_jobs_settings_from_env_and_bad_values() -> None:
     assert s.video_limits.max_bytes == 1_000_000
     for bad in ({"jobs": 0}, {"job_workers": 0}, {"job_ttl": 0}, {"job_idle": -1}, {"max_video_bytes": 0}):
         with pytest.raises(OptionsError):
-            Settings(**bad)  # type: ignore[arg-type]
+            Settings(**bad)
 
 
 # ---------------------------------------------------------------- privacy: disk, logs, ids

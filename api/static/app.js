@@ -1,5 +1,9 @@
 /* Photo anonymizer page: open a photo, mark what to hide, preview and download the clean copy.
  *
+ * A video opens on its poster frame (from /v1/detect): marks drawn on it hide their area in every frame, or
+ * between two times; cleaning runs as a job (POST /v1/jobs) whose progress arrives as Server-Sent Events, can
+ * be cancelled, and whose result plays in the page and downloads under a neutral name.
+ *
  * Everything the user marks is kept in upright image pixels (the coordinates /v1/detect returns and
  * /v1/clean expects); the display is only a scaled view of them. The photo stays in memory: nothing is
  * written to localStorage, sessionStorage, IndexedDB or cookies, and the original's file name is never sent.
@@ -24,6 +28,13 @@
     resultFrame: $('#result-frame'), result: $('#result'), resultPlaceholder: $('#result-placeholder'),
     resultSummary: $('#result-summary'), openHint: $('#open-hint'),
     metaBefore: $('#meta-before'), metaAfter: $('#meta-after'),
+    openVideo: $('#open-video'), videoFile: $('#video-file'), videoCard: $('#video-card'),
+    videoFacts: $('#video-facts'), wholeClip: $('#whole-clip'), spanFields: $('#span-fields'),
+    spanFrom: $('#span-from'), spanTo: $('#span-to'), spanFromOut: $('#span-from-out'),
+    spanToOut: $('#span-to-out'), spanHint: $('#span-hint'), startJob: $('#start-job'), job: $('#job'),
+    jobProgress: $('#job-progress'), jobText: $('#job-text'), cancelJob: $('#cancel-job'),
+    audio: $('#audio'), audioField: $('#audio-field'), formatField: $('#format-field'),
+    resultVideo: $('#result-video'), editorKind: $('#editor-kind'),
   };
 
   const DEBOUNCE_MS = 350;
@@ -56,6 +67,9 @@
     result: null,        // {key, url, ext, clean (the clean copy's own report, from /v1/clean report=true)}
     previewUrl: '',
     paintScale: 1,
+    kind: 'photo',       // or 'video': the file opened is a video, shown by its poster frame
+    video: null,         // a video's facts from /v1/detect: {duration, frame_rate, frames, poster_time, audio}
+    job: null,           // the video job running: {id, urls, key, events (its EventSource)}
   };
   const key = () => `${state.session}:${state.version}`;
 
@@ -112,9 +126,9 @@
   }
 
   /** A form with the photo under a neutral name: the original's file name never leaves the page. */
-  function photoForm(blob) {
+  function photoForm(blob, part = 'photo') {
     const form = new FormData();
-    form.append('photo', blob, 'photo');
+    form.append(part, blob, part);
     return form;
   }
 
@@ -127,7 +141,9 @@
     state.ops.forEach((op, i) => {
       if (op.type === 'add') {
         added += 1;
-        const face = { id: `a${i}`, box: op.box, score: null, label: `Added box ${added}`, added: true, on: true };
+        const face = {
+          id: `a${i}`, box: op.box, span: op.span || null, score: null, label: `Added box ${added}`, added: true, on: true,
+        };
         list.push(face);
         byId.set(face.id, face);
       } else if (op.type === 'toggle' && byId.has(op.id)) {
@@ -140,6 +156,7 @@
   const strokes = () => state.ops.filter((op) => op.type === 'paint' || op.type === 'erase');
 
   function edit(op) {
+    if (state.kind === 'video' && op.type !== 'toggle') op.span = currentSpan();
     state.ops.push(op);
     state.undone = [];
     changed();
@@ -169,7 +186,8 @@
     if (!state.photo) return;
     state.version += 1;
     updateDownload();
-    scheduleClean(DEBOUNCE_MS);
+    if (state.kind === 'video') updateJob();   // a video is cleaned when the user asks: it takes a while
+    else scheduleClean(DEBOUNCE_MS);
   }
 
   /* ------------------------------------------------------------------ faces: boxes and list */
@@ -196,8 +214,9 @@
     }));
     ui.faceList.replaceChildren(...list.map((face) => {
       const id = `face-${face.id}`;
-      const input = node('input', { type: 'checkbox', id, checked: face.on, 'data-id': face.id });
-      const detail = face.added ? 'added by you' : `${Math.round(face.score * 100)}% sure`;
+      const fixed = state.kind === 'video' && !face.added;   // tracked in every frame: not switchable here
+      const input = node('input', { type: 'checkbox', id, checked: face.on, 'data-id': face.id, disabled: fixed });
+      const detail = (face.added ? 'added by you' : `${Math.round(face.score * 100)}% sure`) + spanText(face.span);
       const label = node('label', { htmlFor: id }, [
         node('span', { class: 'face-name', text: `Hide ${face.label.toLowerCase()}` }),
         node('span', { class: 'muted', text: ` · ${detail}` }),
@@ -210,9 +229,15 @@
     ui.facesEmpty.textContent = state.photo
       ? 'No face found. If there is one, choose Faces and drag a box around it.'
       : 'Open a photo to find its faces.';
+    if (state.kind === 'video' && list.length) {
+      ui.facesEmpty.hidden = false;
+      ui.facesEmpty.textContent = 'Faces in this frame. When the video is cleaned, faces are found and followed in ' +
+        'every frame; drag a box to hide a place they may be missed.';
+    }
   }
 
   function toggleFace(id) {
+    if (state.kind === 'video' && !id.startsWith('a')) return;   // detected faces of a video are tracked
     const focused = document.activeElement && document.activeElement.dataset.id === id;
     edit({ type: 'toggle', id });
     const again = ui.faceList.querySelector(`input[data-id="${id}"]`);
@@ -267,11 +292,44 @@
   function regionsJson() {
     const marks = strokes();
     const first = marks.findIndex((op) => op.type === 'paint');
-    if (first < 0) return null;
-    return JSON.stringify({
-      strokes: marks.slice(first).map(({ type, points, radius }) =>
-        (type === 'erase' ? { points, radius, erase: true } : { points, radius })),
-    });
+    const regions = {};
+    if (first >= 0) {
+      regions.strokes = marks.slice(first).map(({ type, points, radius, span }) =>
+        ({ points, radius, ...(type === 'erase' ? { erase: true } : {}), ...spanFields(span) }));
+    }
+    if (state.kind === 'video') {   // boxes added on a video's frame are areas to hide (faces are tracked)
+      const boxes = faces().filter((face) => face.added && face.on)
+        .map(({ box, span }) => ({ x: round1(box.x), y: round1(box.y), w: round1(box.w), h: round1(box.h),
+          ...spanFields(span) }));
+      if (boxes.length) regions.boxes = boxes;
+    }
+    return Object.keys(regions).length ? JSON.stringify(regions) : null;
+  }
+
+  /* ------------------------------------------------------------------ video: time ranges */
+
+  const seconds = (value) => `${Number(value).toFixed(1)} s`;
+  const spanFields = (span) => (span ? { from: span.from, to: span.to } : {});
+  const spanText = (span) => (span ? ` · ${seconds(span.from)} to ${seconds(span.to)}` : '');
+
+  /** The time range new marks get: null for the whole clip. */
+  function currentSpan() {
+    if (ui.wholeClip.checked) return null;
+    const a = Number(ui.spanFrom.value);
+    const b = Number(ui.spanTo.value);
+    return { from: Math.min(a, b), to: Math.max(a, b) };
+  }
+
+  function showSpan(moved) {
+    if (moved === ui.spanFrom && Number(ui.spanFrom.value) > Number(ui.spanTo.value)) ui.spanTo.value = ui.spanFrom.value;
+    if (moved === ui.spanTo && Number(ui.spanTo.value) < Number(ui.spanFrom.value)) ui.spanFrom.value = ui.spanTo.value;
+    ui.spanFields.hidden = ui.wholeClip.checked;
+    ui.spanFromOut.textContent = seconds(ui.spanFrom.value);
+    ui.spanToOut.textContent = seconds(ui.spanTo.value);
+    const span = currentSpan();
+    ui.spanHint.textContent = span
+      ? `Brush strokes and boxes you add now hide their area from ${seconds(span.from)} to ${seconds(span.to)}.`
+      : 'Brush strokes and boxes you add now hide their area in every frame.';
   }
 
   function brushRadius() {
@@ -555,17 +613,198 @@
     const ready = Boolean(state.result && state.result.key === key() && state.result.clean);
     ui.download.disabled = !ready;
     ui.download.dataset.ready = String(ready);
+    const waiting = state.kind !== 'video' ? 'Preparing the clean copy…'
+      : state.job ? 'Cleaning the video…'
+        : state.result ? 'Marks or options changed: clean the video again.' : 'Choose “Clean the video” when your marks are ready.';
     ui.downloadHint.textContent = !state.photo ? 'Saved under a neutral name, never the original\'s.'
-      : ready ? `Saved as photo-clean.${state.result.ext}, never under the original's name.`
-        : 'Preparing the clean copy…';
+      : ready ? `Saved as ${state.kind}-clean.${state.result.ext}, never under the original's name.` : waiting;
   }
 
   function download() {
     if (ui.download.disabled || !state.result) return;
-    const link = node('a', { href: state.result.url, download: `photo-clean.${state.result.ext}`, rel: 'noopener' });
+    const name = `${state.kind}-clean.${state.result.ext}`;
+    const link = node('a', { href: state.result.url, download: name, rel: 'noopener' });
     document.body.append(link);
     link.click();
     link.remove();
+  }
+
+  /* ------------------------------------------------------------------ video jobs */
+
+  function jobForm() {
+    const form = photoForm(state.photo, 'video');
+    const m = method();
+    form.append('method', m);
+    if (strengths[m]) form.append('strength', String(strengths[m].cells));
+    if (m === 'fill') form.append('fill', ui.fill.value);
+    form.append('faces', 'auto');   // found and tracked in every frame
+    const regions = regionsJson();
+    if (regions) form.append('regions', regions);
+    form.append('face_shape', ui.faceShape.value);
+    form.append('background', ui.background.value);
+    form.append('audio', ui.audio.value);
+    return form;
+  }
+
+  function updateJob() {
+    const running = Boolean(state.job);
+    ui.startJob.disabled = !state.photo || state.kind !== 'video' || running || ui.startJob.dataset.sending === 'true';
+    ui.startJob.textContent = state.result && state.result.key !== key() ? 'Clean the video again' : 'Clean the video';
+    ui.cancelJob.hidden = !running;
+    ui.resultFrame.setAttribute('aria-busy', String(running));
+  }
+
+  function showProgress(status) {
+    if (status.progress === null) ui.jobProgress.removeAttribute('value');
+    else ui.jobProgress.value = status.progress;
+    const frames = status.frames_total ? `frame ${status.frames_done} of ${status.frames_total}` : 'starting';
+    const eta = status.eta === null ? '' : ` · about ${Math.max(1, Math.round(status.eta))} s left`;
+    ui.jobText.textContent = status.state === 'queued' ? 'Waiting for another video to finish…'
+      : status.state === 'running' ? `Cleaning: ${frames}${eta}` : status.state === 'done' ? 'Done.' : '';
+    ui.job.dataset.state = status.state;
+    ui.job.dataset.frames = String(status.frames_done);
+  }
+
+  async function startJob() {
+    if (state.kind !== 'video' || state.job || !state.photo) return;
+    const session = state.session;
+    const wanted = key();
+    showError('');
+    ui.job.hidden = false;
+    ui.job.dataset.state = 'uploading';
+    ui.jobProgress.removeAttribute('value');
+    ui.jobText.textContent = 'Sending the video to the service on this computer…';
+    ui.startJob.dataset.sending = 'true';
+    updateJob();
+    try {
+      const job = await (await post('/v1/jobs', jobForm())).json();
+      if (session !== state.session) { discard(job.urls); return; }
+      state.job = { id: job.id, urls: job.urls, key: wanted, events: null };
+      setStatus('Cleaning the video…');
+      showProgress(job);
+      follow(state.job, session);
+    } catch (error) {
+      if (session !== state.session) return;
+      ui.job.hidden = true;
+      showError(`Could not start cleaning the video: ${error.message}`);
+    } finally {
+      ui.startJob.dataset.sending = 'false';
+      updateJob();
+      updateDownload();
+    }
+  }
+
+  function discard(urls) {
+    fetch(urls.status, { method: 'DELETE', credentials: 'omit', cache: 'no-store' }).catch(() => {});
+  }
+
+  function stopFollowing(job) {
+    if (job.events) job.events.close();
+    if (state.job === job) state.job = null;
+    updateJob();
+    updateDownload();
+  }
+
+  /** Progress as Server-Sent Events; no polling loop. The stream ends when the job does. */
+  function follow(job, session) {
+    const events = new EventSource(job.urls.events);
+    job.events = events;
+    events.addEventListener('status', (event) => {
+      if (state.job !== job) { events.close(); return; }
+      const status = JSON.parse(event.data);
+      showProgress(status);
+      if (status.state === 'done') {
+        events.close();
+        fetchResult(job, status.summary, session);
+      } else if (status.state === 'failed' || status.state === 'cancelled') {
+        stopFollowing(job);
+        discard(job.urls);
+        ui.job.hidden = true;
+        showError(status.error ? `Could not clean the video: ${status.error.message}` : 'The cleaning was cancelled.');
+        setStatus('');
+      }
+    });
+    events.addEventListener('error', () => {
+      if (events.readyState !== EventSource.CLOSED || state.job !== job) return;
+      stopFollowing(job);
+      ui.job.hidden = true;
+      showError('Lost track of the cleaning (the service may have restarted). Please clean the video again.');
+    });
+  }
+
+  async function fetchResult(job, summary, session) {
+    ui.jobText.textContent = 'Fetching the clean video…';
+    try {
+      const response = await fetch(job.urls.result, { credentials: 'omit', cache: 'no-store' });
+      if (!response.ok) throw new ApiError(await errorMessage(response));
+      const blob = await response.blob();
+      if (session !== state.session || state.job !== job) return;
+      if (state.result) URL.revokeObjectURL(state.result.url);
+      // The service verifies a video before it offers it (fail closed): a result exists only if it passed.
+      state.result = { key: job.key, url: URL.createObjectURL(blob), clean: true, ext: extension(summary.format, blob.type) };
+      ui.resultVideo.src = state.result.url;
+      ui.resultVideo.hidden = false;
+      ui.result.hidden = true;
+      ui.resultPlaceholder.hidden = true;
+      const n = summary.faces_obscured;
+      ui.resultSummary.textContent = `· ${n} face${n === 1 ? '' : 's'}${summary.regions_obscured ? ' and marked areas' : ''}` +
+        ` hidden in ${summary.video.frames} frames`;
+      renderVideoAfter(summary);
+      ui.jobText.textContent = 'Done. Play it here, then download it.';
+      setStatus('The clean video is ready.');
+    } catch (error) {
+      if (session === state.session) showError(`Could not fetch the clean video: ${error.message}`);
+    } finally {
+      if (state.job === job) stopFollowing(job);
+    }
+  }
+
+  async function cancelJob() {
+    const job = state.job;
+    if (!job) return;
+    stopFollowing(job);
+    discard(job.urls);
+    ui.job.hidden = true;
+    setStatus('Cancelled. Nothing was kept.');
+  }
+
+  function renderVideoAfter(summary) {
+    const removed = summary.metadata_removed;
+    const parts = [node('p', { class: 'ok', 'data-clean': 'true', text:
+      'Checked by the service: nothing identifying is left in the clean video\'s file.' })];
+    if (removed) {
+      parts.push(node('p', { class: 'hint', text: `Removed ${removed} item${removed === 1 ? '' : 's'}` +
+        (summary.metadata_categories.length ? `: ${summary.metadata_categories.join(', ')}.` : '.') }));
+    }
+    parts.push(node('p', { class: summary.video.audio_kept ? 'warn' : 'hint', text: summary.video.audio_kept
+      ? 'The sound track was kept: voices can identify people.' : 'The clean video has no sound track.' }));
+    for (const note of summary.notes) parts.push(node('p', { class: 'hint', text: `Note: ${note}.` }));
+    ui.metaAfter.replaceChildren(...parts);
+  }
+
+  /** Shows the controls for what is open: a photo (live clean copy) or a video (a job on demand). */
+  function showKind() {
+    const video = state.kind === 'video';
+    ui.videoCard.hidden = !video;
+    ui.audioField.hidden = !video;
+    ui.formatField.hidden = video;
+    ui.editorKind.textContent = video ? 'Your video (one frame of it)' : 'Your photo';
+    ui.download.textContent = video ? 'Download clean video' : 'Download clean photo';
+    ui.resultPlaceholder.textContent = video ? 'The clean video plays here once it is cleaned.'
+      : 'The clean copy appears here.';
+    ui.job.hidden = true;
+    if (video) {
+      const v = state.video;
+      const duration = v.duration || 0;
+      ui.videoFacts.textContent = `${seconds(duration)}, ${Math.round(v.frame_rate * 100) / 100} frames a second` +
+        `${v.frames ? `, ${v.frames} frames` : ''}${v.audio ? ', with sound' : ', no sound'}. ` +
+        `The frame shown is at ${seconds(v.poster_time)}.`;
+      for (const input of [ui.spanFrom, ui.spanTo]) input.max = String(Math.max(0.1, duration));
+      ui.spanFrom.value = '0';
+      ui.spanTo.value = String(Math.max(0.1, duration));
+      showSpan();
+    }
+    updateJob();
   }
 
   /* ------------------------------------------------------------------ opening and closing */
@@ -573,11 +812,21 @@
   function reset() {
     clearTimeout(state.timer);
     state.session += 1;
+    if (state.job) {   // closing a video that is being cleaned cancels the job: nothing is kept
+      const job = state.job;
+      stopFollowing(job);
+      discard(job.urls);
+    }
     if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
     if (state.result) URL.revokeObjectURL(state.result.url);
     Object.assign(state, {
       photo: null, width: 0, height: 0, detected: [], ops: [], undone: [], result: null, previewUrl: '',
+      kind: 'photo', video: null, job: null,
     });
+    ui.resultVideo.removeAttribute('src');
+    ui.resultVideo.hidden = true;
+    ui.wholeClip.checked = true;
+    showKind();
     ui.photo.removeAttribute('src');
     ui.result.removeAttribute('src');
     ui.result.hidden = true;
@@ -598,14 +847,24 @@
     updateDownload();
   }
 
+  /** Whether a file is a video, from its type or its suffix (GET /v1/formats); the service sniffs it anyway. */
+  function isVideoFile(file) {
+    if (file.type && file.type.startsWith('video/')) return true;
+    const suffix = (/\.[^.]+$/.exec(file.name || '') || [''])[0].toLowerCase();
+    return Object.values(formats).some((f) => f.kind === 'video' && f.suffixes.includes(suffix));
+  }
+
   async function openPhoto(file) {
     if (!file) return;
     reset();
     const session = state.session;
-    setStatus('Reading the photo and looking for faces…');
+    const part = isVideoFile(file) ? 'video' : 'photo';
+    setStatus(part === 'video' ? 'Reading the video and looking for faces in one of its frames…'
+      : 'Reading the photo and looking for faces…');
     try {
-      // One upload: the faces, the metadata report and the upright preview to draw on come in one answer.
-      const form = photoForm(file);
+      // One upload: the faces, the metadata report and the upright preview to draw on come in one answer
+      // (for a video: those of its poster frame, and its timing).
+      const form = photoForm(file, part);
       form.append('preview', 'true');
       const found = await (await post('/v1/detect', form)).json();
       if (session !== state.session) return;
@@ -613,7 +872,11 @@
       ui.photo.src = state.previewUrl;
       await ui.photo.decode();
       if (session !== state.session) return;
-      Object.assign(state, { photo: file, width: found.width, height: found.height });
+      Object.assign(state, {
+        photo: file, width: found.width, height: found.height, kind: found.video ? 'video' : 'photo',
+        video: found.video || null,
+      });
+      showKind();
       state.detected = found.faces.map((face, i) => ({ id: `d${i}`, box: face.box, score: face.score }));
       ui.stage.style.setProperty('--ratio', String(found.width / found.height));
       ui.stage.hidden = false;
@@ -625,6 +888,11 @@
       renderBefore(found.metadata);
       showSize();
       const n = found.faces.length;
+      if (state.kind === 'video') {
+        setStatus(`Found ${n} face${n === 1 ? '' : 's'} in this frame. Mark anything else to hide, then clean the video.`);
+        changed();
+        return;
+      }
       setStatus(`Found ${n} face${n === 1 ? '' : 's'}. Making the clean copy…`);
       changed();
       scheduleClean(0);
@@ -632,7 +900,7 @@
       if (session !== state.session) return;
       reset();
       setStatus('');
-      showError(`Could not open this photo: ${error.message}`);
+      showError(`Could not open this ${part}: ${error.message}`);
     }
   }
 
@@ -698,6 +966,17 @@
       ui.file.value = '';     // the same file can be opened again; the input keeps nothing
       openPhoto(file);
     });
+    ui.openVideo.addEventListener('click', () => ui.videoFile.click());
+    ui.videoFile.addEventListener('change', () => {
+      const [file] = ui.videoFile.files;
+      ui.videoFile.value = '';
+      openPhoto(file);
+    });
+    ui.wholeClip.addEventListener('change', () => showSpan());
+    for (const input of [ui.spanFrom, ui.spanTo]) input.addEventListener('input', () => showSpan(input));
+    ui.startJob.addEventListener('click', startJob);
+    ui.cancelJob.addEventListener('click', cancelJob);
+    ui.audio.addEventListener('change', optionsChanged);
     ui.close.addEventListener('click', () => { reset(); setStatus('Closed. Nothing was kept.'); ui.open.focus(); });
     ui.tools.addEventListener('change', (event) => setTool(event.target.value));
     ui.size.addEventListener('input', showSize);
@@ -731,12 +1010,15 @@
     try {
       const response = await fetch('/v1/formats', { credentials: 'omit', cache: 'no-store' });
       if (!response.ok) return;
-      const photos = (await response.json()).filter((f) => f.kind === 'photo');
-      for (const f of photos) formats[f.name] = f;
+      const all = await response.json();
+      for (const f of all) formats[f.name] = f;
+      const photos = all.filter((f) => f.kind === 'photo');
+      const videos = all.filter((f) => f.kind === 'video');
       ui.file.accept = photos.flatMap((f) => [f.mime, ...f.suffixes]).join(',');
-      const labels = photos.map((f) => f.label);
-      ui.openHint.textContent = `${labels.slice(0, -1).join(', ')} or ${labels[labels.length - 1]}. ` +
-        'You can also drop a photo anywhere on the page.';
+      ui.videoFile.accept = videos.flatMap((f) => [f.mime, ...f.suffixes]).join(',');
+      const list = (labels) => `${labels.slice(0, -1).join(', ')} or ${labels[labels.length - 1]}`;
+      ui.openHint.textContent = `Photos: ${list(photos.map((f) => f.label))}. ` +
+        `Videos: ${list(videos.map((f) => f.label))}. You can also drop a file anywhere on the page.`;
       ui.format.append(...photos.filter((f) => f.writable).map((f) =>
         node('option', { value: f.name, text: f.label })));
     } catch (_) { /* without the list the picker accepts any file; the service says what it cannot read */ }
