@@ -172,9 +172,8 @@ def run_ours(clips: list[Clip], plan: str) -> Run:
     paths = [str(c.path) for c in clips]
     wall, cpu, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), plan, *paths])
     full, light = plan.split("/")
-    return Run(
-        f"anonymize (full 1/{full}, light 1/{light})", wall, cpu, peak, [Path(p[:-4] + "-ours.mp4") for p in paths]
-    )
+    outputs = [Path(f"{p[:-4]}-ours-{full}-{light}.mp4") for p in paths]
+    return Run(f"anonymize (full 1/{full}, light 1/{light})", wall, cpu, peak, outputs)
 
 
 def run_deface(deface: Path, clips: list[Clip]) -> Run:
