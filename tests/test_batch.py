@@ -39,7 +39,7 @@ from anonymizer.batch_fs import TEMP_PATTERN, Entry, resolve
 from anonymizer.batch_manifest import MANIFEST_NAME, PARTS_DIR, ManifestWriter, Record, Status, load
 from anonymizer.batch_plan import Task, make_plan, output_stems
 from anonymizer.batch_worker import CRASH_ENV, Cleaner, Job
-from anonymizer.faces import get_detector
+from anonymizer.faces import DETECTORS, get_detector
 from tests.conftest import SAMPLE
 
 FAST = CleanOptions(detector="fast")
@@ -351,3 +351,21 @@ def test_two_node_cluster_survives_a_worker_dying_mid_batch(
     assert (summary.done, summary.skipped, summary.failed) == (9, 1, 1)  # each photo counted once
     check_run(src, dst, expected)  # each photo has its one output and one row; no temporary left behind
     assert os.environ.get(CRASH_ENV) is None  # the hook reached the workers only through the runtime env
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_is_our_error_not_rays(
+    two_nodes: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector the driver knows but the workers do not: each actor fails in its constructor, and the run
+    ends with the workers' OptionsError (its one-line message), not Ray's ActorDiedError and its traceback."""
+    monkeypatch.setitem(DETECTORS, "driver-only", lambda: get_detector("fast"))
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "portrait.jpg").write_bytes(SAMPLE.read_bytes())
+    options = BatchOptions(CleanOptions(detector="driver-only"), workers=1)
+    with pytest.raises(OptionsError, match="unknown detector 'driver-only'") as caught:
+        clean_collection(str(tmp_path / "photos"), str(tmp_path / "clean"), options)
+    assert "\n" not in str(caught.value) and isinstance(caught.value.__cause__, ray.exceptions.RayError)
+    assert not (tmp_path / "clean" / "portrait-clean.jpg").exists()
+    with pytest.raises(OptionsError, match="unknown detector"):  # a name nobody knows: refused before Ray runs
+        clean_collection(str(tmp_path / "photos"), str(tmp_path / "clean"), BatchOptions(CleanOptions(detector="x")))
