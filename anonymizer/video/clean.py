@@ -50,6 +50,8 @@ LIGHT_PLAN = Plan((Pass(1024),), threshold=0.3, candidates=0.2)
 #: a tracked face's box is grown this much before face_scale: motion blur and the detectors' jitter from frame to
 #: frame (a face hidden in one frame and half shown in the next is not hidden)
 TRACK_MARGIN = 1.1
+#: ... and padded by this many pixels on every side: a small face's box is off by a pixel or two more often than not
+TRACK_PAD_PX = 3.0
 #: an anchored face region is clipped to the frame grown by this share of its size on every side
 ANCHOR_MARGIN = 0.5
 
@@ -135,6 +137,10 @@ def face_anchor(box: Box, options: CleanOptions, noise: obscure.NoiseSource, siz
     local = Box(box.x - x0, box.y - y0, box.w, box.h)
     regions.draw_face(canvas, local, options.face_scale, options.face_shape)
     return obscure.Anchor(x0, y0, canvas.view(np.bool_), noise)
+
+
+def _padded(box: Box, pad: float = TRACK_PAD_PX) -> Box:
+    return Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad)
 
 
 @dataclass
@@ -246,7 +252,7 @@ class _Cleaner:
     def _anchors(self, frame: fr.Frame, size: tuple[int, int]) -> list[obscure.Anchor]:
         assert self.tracker is not None
         covers = self.tracker.covers(frame.index).items()
-        boxes: dict[object, Box] = {("track", k): v.scaled(TRACK_MARGIN) for k, v in covers}
+        boxes: dict[object, Box] = {("track", k): _padded(v.scaled(TRACK_MARGIN)) for k, v in covers}
         boxes.update({("user", i): b for i, b in enumerate(self.options.clean.faces or ())})
         return [face_anchor(box, self.options.clean, self._noise(key), size) for key, box in boxes.items()]
 
