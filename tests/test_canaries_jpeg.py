@@ -348,3 +348,22 @@ def test_a_jpeg_over_the_pixel_limit_is_reported_not_decoded() -> None:
     assert unchecked and unchecked[0].level is Risk.HIGH
     with pytest.raises(InputError):
         anonymizer.strip(huge)
+
+
+@pytest.mark.parametrize(
+    ("code", "header", "mode"),
+    [
+        (0xE0, b"JFIF\x00" + b"JANE DOE" + b"\x00", "RGB"),  # version, units, densities, and an extra byte
+        (0xEE, b"Adobe" + b"JANE D" + b"\x00", "CMYK"),  # version and flags; transform 0 (CMYK as it is)
+    ],
+    ids=["JFIF fields", "Adobe fields"],
+)
+def test_short_fields_that_decoding_ignores_are_written_afresh(code: int, header: bytes, mode: str) -> None:
+    """Seven bytes of JFIF's header and six of Adobe's are free for anything: strip writes its own values."""
+    base = photo(mode)
+    at = find(base, code)
+    length = struct.unpack(">H", base[at + 2 : at + 4])[0]
+    data = base[:at] + segment(code, header) + base[at + 2 + length :]
+    result = anonymizer.strip(data)
+    assert result.lossless and b"JANE" not in result.data
+    assert np.array_equal(pixels(result.data), pixels(data))
