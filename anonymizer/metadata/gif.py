@@ -21,6 +21,7 @@ from PIL import Image
 from ..errors import CorruptImageError, TooLargeError
 from . import blobs, icc, xmp
 from .base import Parsed, Piece, check_item, human_size, need, printable, tag_name, u8
+from .png import Memo
 from .report import Category, Risk
 
 LOOPING = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}
@@ -326,16 +327,25 @@ def _zeroed(table: bytes, used: np.ndarray, where: str, parsed: Parsed) -> bytes
     return np.where(mask[:, None], colours, 0).astype(np.uint8).tobytes()
 
 
+WALKED = Memo()  # digest of an image's LZW data -> (its Lzw, the colour indices its pixels use)
+
+
 def _frame(image: Image_, used_global: np.ndarray, parsed: Parsed) -> bytes:
     eoi = (1 << image.min_size) + 1
-    lzw = _walk(image.data, image.min_size, image.width * image.height)
-    if lzw.cut < 0:
-        raise CorruptImageError(f"{image.where}: the image data ends before its pixels do")
+    key = Memo.key(image.descriptor[4:9] + bytes([image.min_size]), [memoryview(image.data)])
+    known = WALKED.get(key)
+    if isinstance(known, tuple):
+        lzw, used = known
+    else:
+        lzw = _walk(image.data, image.min_size, image.width * image.height)
+        if lzw.cut < 0:
+            raise CorruptImageError(f"{image.where}: the image data ends before its pixels do")
+        used = np.bincount(_indices(image, _closed(image.data, lzw, eoi)).ravel(), minlength=256) > 0
+        WALKED.put(key, (lzw, used))
     if not lzw.clean:
         parsed.add(image.where, "data past the LZW code that completes the pixels", Category.HIDDEN,
                    max(0, len(image.data) - (lzw.cut + lzw.end_width) // 8))
     stream = _closed(image.data, lzw, eoi)
-    used = np.bincount(_indices(image, stream).ravel(), minlength=256) > 0
     head = b"\x21\xf9\x04" + image.control + b"\x00" if image.control is not None else b""
     if image.table is None:
         used_global |= used[:256]

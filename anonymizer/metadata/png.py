@@ -13,9 +13,12 @@ not match) is reported as hidden data.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -451,15 +454,50 @@ def _row_segments(width: int, height: int, bits: int, interlace: int) -> list[tu
     return segments
 
 
-def _settle(data: bytes, frame: Frame, state: State, parsed: Parsed) -> tuple[list[Piece], bytes]:
-    """The frame's compressed data as it may be kept, and its rows: the same bytes when the zlib stream
-    inflates to exactly the rows and ends at the end of the data; the rows deflated anew otherwise."""
+class Memo:
+    """What was found in image data already checked, by digest, for the last `size` pieces of image data: strip
+    inspects its own output to verify it, and that output holds the same image data it just checked."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[bytes, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    @staticmethod
+    def key(head: bytes, parts: list[memoryview]) -> bytes:
+        digest = hashlib.blake2b(head, digest_size=16)
+        for part in parts:
+            digest.update(part)
+        return digest.digest()
+
+    def get(self, key: bytes) -> object | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: bytes, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+EXACT = Memo()  # digest of a frame's image data that is exactly its rows -> its palette use (or b"" unknown)
+
+
+def _settle(data: bytes, frame: Frame, state: State, parsed: Parsed) -> tuple[list[Piece], bytes | None]:
+    """The frame's compressed data as it may be kept, and its digest when it is kept as it is: the same bytes
+    when the zlib stream inflates to exactly the rows and ends at the end of the data; the rows deflated anew
+    otherwise."""
     depth, colour, interlace = state.header[2:]
     if frame.width * frame.height > parsed.limits.max_pixels:
         raise TooLargeError(f"PNG image of {frame.width}x{frame.height} is over the pixel limit")
+    view = memoryview(data)
+    key = Memo.key(struct.pack(">IIBBB", frame.width, frame.height, depth, colour, interlace),
+                   [view[a:b] for a, b in frame.ranges])
+    if EXACT.get(key) is not None:
+        return [*frame.ranges], key
     segments = _row_segments(frame.width, frame.height, depth * CHANNELS[colour], interlace)
     expected = segments[-1][0] + segments[-1][1] * segments[-1][2]
-    view = memoryview(data)
     inflater = isal_zlib.decompressobj()  # ISA-L: the same results as zlib, five times faster
     try:
         rows = inflater.decompress(b"".join(view[a:b] for a, b in frame.ranges), expected + 1)
@@ -479,7 +517,10 @@ def _settle(data: bytes, frame: Frame, state: State, parsed: Parsed) -> tuple[li
     for offset, stride, count in segments:
         if count and int(flat[offset : offset + stride * count : stride].max()) > 4:
             raise CorruptImageError("PNG image data has a row with an unknown filter type")
-    return ([*frame.ranges] if exact else [zlib.compress(rows)]), rows
+    if not exact:
+        return [zlib.compress(rows)], None
+    EXACT.put(key, b"")
+    return [*frame.ranges], key
 
 
 def _indices(state: State, frame: Frame, compressed: bytes) -> np.ndarray:
@@ -571,23 +612,29 @@ def _finish(data: bytes, state: State, parsed: Parsed) -> None:
     parsed.keep[:] = head + _frame_chunks(data, frames, settled, animated) + [chunk(b"IEND", b"")]
 
 
-def _palette_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes]], state: State,
-                    parsed: Parsed) -> list[Piece]:
+def _palette_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes | None]],
+                    state: State, parsed: Parsed) -> list[Piece]:
     used = np.zeros(256, bool)
     view = memoryview(data)
-    for frame, (pieces, _rows) in zip(frames, settled, strict=True):
-        compressed = b"".join(view[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces)
-        used[np.unique(_indices(state, frame, compressed))] = True
+    for frame, (pieces, key) in zip(frames, settled, strict=True):
+        known = EXACT.get(key) if key is not None else None
+        if not isinstance(known, np.ndarray):
+            compressed = b"".join(view[p[0] : p[1]] if isinstance(p, tuple) else p for p in pieces)
+            known = np.zeros(256, bool)
+            known[np.unique(_indices(state, frame, compressed))] = True
+            if key is not None:
+                EXACT.put(key, known)
+        used |= known
     palette, trns = _palette(used, state, parsed)
     out: list[Piece] = [chunk(b"PLTE", palette)]
     return out + ([chunk(b"tRNS", trns)] if trns else [])
 
 
-def _frame_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes]],
+def _frame_chunks(data: bytes, frames: list[Frame], settled: list[tuple[list[Piece], bytes | None]],
                   animated: bool) -> list[Piece]:
     out: list[Piece] = []
     sequence = 0
-    for frame, (pieces, _rows) in zip(frames, settled, strict=True):
+    for frame, (pieces, _key) in zip(frames, settled, strict=True):
         if animated and frame.control is not None:
             out.append(chunk(b"fcTL", struct.pack(">IIIIIHHBB", sequence, *frame.control)))
             sequence += 1

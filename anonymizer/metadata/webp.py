@@ -12,10 +12,8 @@ Whatever no field explains is reported as hidden data.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import struct
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +23,7 @@ from PIL import Image
 from ..errors import CorruptImageError
 from . import blobs, exif, icc, xmp
 from .base import Parsed, Piece, check_item, human_size, need, tag_name, u32
+from .png import Memo
 from .report import Category
 
 KEEP = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
@@ -34,8 +33,7 @@ FLAG_ANIMATION, FLAG_XMP, FLAG_EXIF, FLAG_ALPHA, FLAG_ICC = 0x02, 0x04, 0x08, 0x
 # 1 to 5); zero bytes right after the decodable end are kept (they carry nothing, and normal files stay
 # bit-exact), other bytes are cut, and more than this many cut bytes are reported as hidden data
 VP8_FLUSH_SLACK = 8
-_ENDS: OrderedDict[bytes, int] = OrderedDict()  # digest of a frame's chunks -> its bitstream's decodable end
-_ENDS_SIZE = 64
+ENDS = Memo()  # digest of a frame's bitstreams -> (alpha end, bitstream end)
 
 
 @dataclass
@@ -285,9 +283,11 @@ def _ends(data: bytes, frame: Frame) -> tuple[int, int]:
     """The decodable length of the frame's alpha payload and bitstream payload."""
     stream = data[frame.stream[0] : frame.stream[1]]
     alpha = data[frame.alpha[0] : frame.alpha[1]] if frame.alpha else None
-    key = hashlib.blake2b(frame.kind + (alpha or b"-") + b"\x00" + stream, digest_size=16).digest()
-    if key in _ENDS:
-        return divmod(_ENDS[key], 1 << 32)
+    head = frame.kind + len(alpha or b"").to_bytes(8, "little") + bytes([alpha is not None])
+    key = Memo.key(head, [memoryview(alpha or b""), memoryview(stream)])
+    known = ENDS.get(key)
+    if isinstance(known, tuple):
+        return known
     full = _decode(_still(frame, alpha, stream))
     if full is None:
         raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
@@ -298,9 +298,7 @@ def _ends(data: bytes, frame: Frame) -> tuple[int, int]:
     alpha_end = 0
     if alpha is not None:
         alpha_end = _alpha_end(frame, alpha, stream[:stream_end], full)
-    _ENDS[key] = (alpha_end << 32) | stream_end
-    while len(_ENDS) > _ENDS_SIZE:
-        _ENDS.popitem(last=False)
+    ENDS.put(key, (alpha_end, stream_end))
     return alpha_end, stream_end
 
 
