@@ -8,8 +8,15 @@ Reports throughput, latency percentiles, status counts and the server's resident
     .venv/bin/python bench/bench_api.py                       # 1, 4, 16 clients, 30 s each
     .venv/bin/python bench/bench_api.py --seconds 10 --clients 1,4 --max-requests 50
     .venv/bin/python bench/bench_api.py --report ...          # as the page asks: JSON with the output's report
+    .venv/bin/python bench/bench_api.py --clients '' --video 10   # video phase only: a 10 s clip
 
 Goal (issue 6, 2-core machine): >= 4 photos/s at 4 clients, p99 < 2 s, no 5xx but 503, memory flat.
+
+Video phase (--video SECONDS, issue 16): a clip made here (the sample portrait walking across 640x360 frames at
+25 fps, with sound) is cleaned once as a job (POST /v1/jobs, progress followed over /events, GET /result) and once
+with `anonymize clean` on the same clip from a file; the CLI's start-up (imports and model load, measured on a
+one-frame clip) is reported apart, so the difference is the service's overhead: upload, in-memory buffers,
+download. The server's RSS is sampled during the job.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import os
 import socket
 import statistics
@@ -122,6 +130,121 @@ class Ask:
         return body["summary"]["faces_obscured"] == 1 and body["output_report"]["clean"] and image[:2] == b"\xff\xd8"
 
 
+# ---------------------------------------------------------------- video phase
+
+
+def walking_clip(seconds: float, size: tuple[int, int] = (640, 360), fps: int = 25) -> bytes:
+    """The sample portrait walking across the frame, as H.264 with a silent AAC track (PyAV, in memory)."""
+    import av
+    import numpy as np
+
+    width, height = size
+    side = height * 2 // 3
+    face = np.asarray(Image.open(SAMPLE).convert("RGB").resize((side, side)))
+    frames = max(1, round(seconds * fps))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = out.add_stream("aac", rate=8000, layout="mono")
+        for i in range(frames):
+            canvas = np.full((height, width, 3), (60, 90, 80), np.uint8)
+            x = int((width + side) * i / frames) - side
+            x0, x1 = max(0, x), min(width, x + side)
+            if x0 < x1:
+                canvas[40 : 40 + side, x0:x1] = face[:, x0 - x : x1 - x]
+            frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for start in range(0, int(frames / fps * 8000), 1024):
+            block = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            block.sample_rate, block.pts = 8000, start
+            out.mux(sound.encode(block))
+        out.mux(sound.encode(None))
+    return buf.getvalue()
+
+
+@dataclass
+class VideoRun:
+    upload: float = 0.0
+    clean: float = 0.0
+    download: float = 0.0
+    frames: int = 0
+    rss: list[float] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.upload + self.clean + self.download
+
+
+def run_job(url: str, clip: bytes, sampler: Sampler) -> VideoRun:
+    """One job through the service, timed in its three parts."""
+    run = VideoRun()
+    sampler.take()
+    with httpx.Client(base_url=url, timeout=600) as http:
+        started = time.perf_counter()
+        r = http.post("/v1/jobs", files={"video": ("v.mp4", clip, "video/mp4")})
+        r.raise_for_status()
+        job = r.json()
+        run.upload = time.perf_counter() - started
+        with http.stream("GET", job["urls"]["events"]) as events:
+            for line in events.iter_lines():
+                if line.startswith("data: ") and '"state": "running"' not in line:
+                    state = json.loads(line.removeprefix("data: "))["state"]
+                    if state in ("done", "failed", "cancelled"):
+                        if state != "done":
+                            raise SystemExit(f"the job ended {state}: {line}")
+                        break
+        run.clean = time.perf_counter() - started - run.upload
+        result = http.get(job["urls"]["result"])
+        result.raise_for_status()
+        run.download = time.perf_counter() - started - run.upload - run.clean
+        run.frames = int(result.headers["x-video-frames"])
+    run.rss = sampler.take()
+    return run
+
+
+def run_cli(clip: bytes, folder: Path) -> float:
+    """Wall time of `anonymize clean` on the clip, read from and written to files."""
+    source, target = folder / "clip.mp4", folder / "clip-clean.mp4"
+    source.write_bytes(clip)
+    target.unlink(missing_ok=True)
+    started = time.perf_counter()
+    # written next to it as clip-clean.mp4 (the CLI's `-o x.mp4` refuses an .mp4 name at the time of writing)
+    subprocess.run([str(Path(sys.executable).with_name("anonymize")), "clean", str(source)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
+    elapsed = time.perf_counter() - started
+    if not target.is_file():
+        raise SystemExit("anonymize clean wrote no clip-clean.mp4")
+    return elapsed
+
+
+def video_phase(url: str, seconds: float, sampler: Sampler, idle: float) -> str:
+    import tempfile
+
+    clip = walking_clip(seconds)
+    run = run_job(url, clip, sampler)
+    with tempfile.TemporaryDirectory(prefix="bench_api_") as folder:
+        startup = run_cli(walking_clip(0.04), Path(folder))  # one frame: imports and model load
+        cli = run_cli(clip, Path(folder))
+    rss = f"{min(run.rss):.0f}-{max(run.rss):.0f}" if run.rss else "n/a"
+    return "\n".join([
+        f"video: {seconds:g} s at 25 fps, 640x360, one face walking across, AAC sound; {len(clip) / 1e6:.1f} MB; "
+        f"{run.frames} frames; server RSS before the job {idle:.0f} MB",
+        "",
+        "| | wall (s) | of which | frames/s |",
+        "|---|---:|---|---:|",
+        f"| service job | {run.total:.2f} | upload {run.upload:.2f}, clean {run.clean:.2f}, download "
+        f"{run.download:.2f} | {run.frames / run.clean:.1f} |",
+        f"| `anonymize clean` | {cli:.2f} | start-up (imports, model) {startup:.2f}, clean {cli - startup:.2f} "
+        f"| {run.frames / max(1e-9, cli - startup):.1f} |",
+        f"| service overhead | {run.total - (cli - startup):+.2f} | job total minus the CLI's clean | |",
+        "",
+        f"server RSS during the job: {rss} MB",
+    ])
+
+
 def client_loop(url: str, ask: Ask, phase: Phase, deadline: float, budget: list[int], backoff: float) -> None:
     with httpx.Client(base_url=url, timeout=60) as http:
         while time.monotonic() < deadline:
@@ -222,6 +345,7 @@ def main() -> None:
     parser.add_argument("--queue", type=int, default=4, help="server queue beyond busy workers")
     parser.add_argument("--backoff", type=float, default=0.2, help="seconds a client waits after a 503")
     parser.add_argument("--report", action="store_true", help="ask report=true (JSON with the output's report)")
+    parser.add_argument("--video", type=float, default=0.0, help="also run the video phase on a clip this long (s)")
     args = parser.parse_args()
 
     photo = one_megapixel_jpeg()
@@ -236,10 +360,11 @@ def main() -> None:
         sampler.start()
         idle = rss_mb(server.pid)[0]
         phases = []
-        for clients in (int(c) for c in args.clients.split(",")):
+        for clients in (int(c) for c in args.clients.split(",") if c.strip()):
             phase = run_phase(url, ask, clients, args.seconds, args.max_requests, args.backoff)
             phase.rss = sampler.take()
             phases.append(phase)
+        video = video_phase(url, args.video, sampler, rss_mb(server.pid)[0]) if args.video else ""
         peak = rss_mb(server.pid)[1]
         sampler.stopped.set()
     finally:
@@ -247,12 +372,16 @@ def main() -> None:
         server.wait(10)
     print(f"server ready after {ready:.1f} s (models loaded); RSS idle {idle:.0f} MB, peak {peak:.0f} MB")
     print(
+        "" if not phases else
         f"photo: 1000x1000 JPEG, {len(photo) / 1e3:.0f} kB, one face; {os.cpu_count()} CPUs; "
         f"workers={args.workers or 'default'} queue={args.queue}; <= {args.seconds:.0f} s and "
         f"<= {args.max_requests} requests per phase; 503 backoff {args.backoff} s; "
         f"{'report=true (JSON)' if args.report else 'image answer'}\n"
     )
-    print(table(phases))
+    if phases:
+        print(table(phases))
+    if video:
+        print("\n" + video)
 
 
 if __name__ == "__main__":
