@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/bench_faces.py [--limit N] [--detectors default,fast,...]
                                           [--deface-python /tmp/defacevenv/bin/python | --no-deface]
+    .venv/bin/python bench/bench_faces.py --profile [--detectors default,fast] [--runs 3]
 
 Reads ../shared/corpus/faces (WIDER FACE validation photos and wider_face_val.mat) and prints markdown.
 
@@ -18,6 +19,10 @@ Reads ../shared/corpus/faces (WIDER FACE validation photos and wider_face_val.ma
 - fp / image: detections with IoU < 0.3 against every ground-truth box (many are real, unlabelled faces).
 - ms: median (and mean) wall time of the detection call alone, image already decoded, per photo; CPU ms is
   the process CPU time of that call (all threads), less sensitive to other load on the machine.
+
+--profile: where one detection's time goes, for a 1024-px corpus photo and the same photo enlarged to 12 MP:
+shrinking the photo once, each pass (its tiles, the pixels fed to the network, the network's share of its time)
+and the fusion of all passes; CPU and wall ms, median of --runs.
 
 deface runs in its own virtual environment (it brings a second OpenCV):
     python3 -m venv /tmp/defacevenv && /tmp/defacevenv/bin/pip install deface
@@ -35,6 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -53,6 +59,7 @@ COVER_BUCKETS = [
 ]  # fmt: skip
 
 Boxes = NDArray[np.float64]  # N x 5: x1, y1, x2, y2, score
+T = TypeVar("T")
 Mask = NDArray[np.bool_]
 
 
@@ -308,6 +315,83 @@ def run_big(names: Sequence[str], photo: Photo, deface: Path | None) -> list[str
     return lines
 
 
+@dataclass
+class Stage:
+    """Timings of one stage of a detection over several runs: CPU and wall ms, network ms, tiles and pixels."""
+
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    net: list[float] = field(default_factory=list)
+    tiles: int = 0
+    pixels: int = 0
+
+    def row(self, label: str) -> str:
+        mpx = f"{self.pixels / 1e6:.2f}" if self.tiles else ""
+        net = f"{statistics.median(self.net):.0f}" if self.net else ""
+        tiles = str(self.tiles) if self.tiles else ""
+        cpu, wall = statistics.median(self.cpu), statistics.median(self.wall)
+        return f"| {label} | {tiles} | {mpx} | {cpu:.0f} | {wall:.0f} | {net} |"
+
+
+def _timed(stage: Stage, work: Callable[[], T]) -> T:
+    start, cpu = time.perf_counter(), time.process_time()
+    out = work()
+    stage.cpu.append((time.process_time() - cpu) * 1000)
+    stage.wall.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def profile_once(name: str, rgb: NDArray[np.uint8], stages: dict[str, Stage]) -> None:
+    """One detection by the ensemble detector `name`, stage by stage (as ensemble.detect_boxes runs it)."""
+    from anonymizer.faces import get_detector
+    from anonymizer.faces.centerface import shared_net
+    from anonymizer.faces.ensemble import Ensemble, fused, reduced, run_pass
+
+    detector = get_detector(name)
+    assert isinstance(detector, Ensemble), f"{name} is not an ensemble: nothing to profile"
+    plan, net = detector.plan, shared_net().run
+    tiles: list[tuple[int, float]] = []
+
+    def model(tile: NDArray[np.uint8], threshold: float) -> NDArray[np.float32]:
+        cpu = time.process_time()
+        boxes = net(tile, threshold)
+        tiles.append((tile.shape[0] * tile.shape[1], (time.process_time() - cpu) * 1000))
+        return boxes
+
+    total = stages.setdefault("total", Stage())
+    start, cpu = time.perf_counter(), time.process_time()
+    small, _, _ = _timed(stages.setdefault("shrink once", Stage()), functools.partial(reduced, rgb, plan))
+    results: list[tuple[NDArray[np.float32], NDArray[np.bool_]]] = []
+    for step in plan.passes:
+        stage = stages.setdefault(f"pass {step}", Stage())
+        hints = np.concatenate([np.empty((0, 5), np.float32), *(b for b, _ in results)])
+        tiles.clear()
+        results.append(_timed(stage, functools.partial(run_pass, model, small, step, plan, hints)))
+        stage.tiles, stage.pixels = len(tiles), sum(p for p, _ in tiles)
+        stage.net.append(sum(ms for _, ms in tiles))
+    _timed(stages.setdefault("fusion", Stage()), functools.partial(fused, results, plan))
+    total.cpu.append((time.process_time() - cpu) * 1000)
+    total.wall.append((time.perf_counter() - start) * 1000)
+
+
+def run_profile(names: Sequence[str], photo: Photo, runs: int) -> list[str]:
+    """Per detector: a profile table for the 1024-px photo and for it enlarged to 4032 x 3024."""
+    lines = []
+    with Image.open(photo.path) as im:
+        small = im.convert("RGB")
+    for label, image in (("1024 px", small), ("12 MP", small.resize((4032, 3024), Image.Resampling.BICUBIC))):
+        rgb = np.asarray(image)
+        for name in names:
+            stages: dict[str, Stage] = {}
+            profile_once(name, rgb, {})  # warm up: model loaded, arenas grown
+            for _ in range(runs):
+                profile_once(name, rgb, stages)
+            lines += ["", f"{name}, {label} ({rgb.shape[1]} x {rgb.shape[0]}, {photo.path.name}), median of {runs}:"]
+            lines += ["", "| stage | tiles | Mpx to the network | CPU ms | wall ms | network CPU ms |"]
+            lines += ["|---|---:|---:|---:|---:|---:|", *(stage.row(key) for key, stage in stages.items())]
+    return lines
+
+
 def _pct(counts: list[int]) -> float:
     return 100 * counts[0] / counts[1] if counts[1] else float("nan")
 
@@ -366,9 +450,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-deface", action="store_true")
     parser.add_argument("--no-big", action="store_true", help="skip the 12-megapixel time and memory test")
     parser.add_argument("--face-shape", choices=["box", "ellipse"], default=None, help="default: clean's default")
+    parser.add_argument("--profile", action="store_true", help="time each stage of a detection instead")
+    parser.add_argument("--runs", type=int, default=3, help="--profile: runs per photo (median)")
+    parser.add_argument("--photo", default="0_Parade_marchingband_1_149", help="--profile: the corpus photo")
     args = parser.parse_args(argv)
     from anonymizer.faces import DEFAULT_DETECTOR, detector_names
 
+    if args.profile:
+        names = args.detectors.split(",") if args.detectors else ["default", "fast"]
+        photo = next(p for p in load_corpus(CORPUS) if p.path.stem == args.photo)
+        print("\n".join(run_profile(names, photo, args.runs)))
+        return 0
     photos = load_corpus(CORPUS, args.limit)
     names = args.detectors.split(",") if args.detectors else detector_names()
     deface = args.deface_python if not args.no_deface and args.deface_python.exists() else None

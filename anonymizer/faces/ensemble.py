@@ -181,24 +181,27 @@ def run_passes(model: Model, rgb: RGB, plan: Plan) -> list[tuple[Boxes, NDArray[
     return results
 
 
+def fused(results: list[tuple[Boxes, NDArray[np.bool_]]], plan: Plan) -> Boxes:
+    """The passes' boxes scoring at least `plan.candidates`, less those cut by a tile edge that lie inside a
+    larger box (that box is the whole face, seen by another tile or pass), fused across passes, thresholded."""
+    kept = [(b[b[:, 4] >= plan.candidates], c[b[:, 4] >= plan.candidates]) for b, c in results]
+    boxes = np.concatenate([np.empty((0, 5), np.float32), *(b for b, _ in kept)]).astype(np.float32)
+    cut = np.concatenate([np.zeros(0, bool), *(c for _, c in kept)])
+    views = np.concatenate([np.zeros(0), *(np.full(len(b), i) for i, (b, _) in enumerate(kept))])
+    unique = drop_contained(np.concatenate([boxes, views[:, None].astype(np.float32)], axis=1), cut, 0.7)
+    found = fuse(unique[:, :5], unique[:, 5].astype(np.int_), plan.merge_iou)
+    return found[found[:, 4] >= plan.threshold]
+
+
 def detect_boxes(model: Model, rgb: RGB, plan: Plan) -> Boxes:
-    """Every pass of `plan`; boxes cut by a tile edge that lie inside a larger box are dropped (that box
-    is the whole face, seen by another tile or pass); the rest are fused across passes and thresholded."""
+    """Every pass of `plan` over the photo (shrunk once if every pass shrinks it), fused; in photo pixels."""
     if not plan.passes:
         return np.empty((0, 5), np.float32)
     small, fx, fy = reduced(rgb, plan)
-    results = [
-        (b[b[:, 4] >= plan.candidates], c[b[:, 4] >= plan.candidates]) for b, c in run_passes(model, small, plan)
-    ]
-    boxes = np.concatenate([b for b, _ in results]).astype(np.float32)
-    cut = np.concatenate([c for _, c in results])
-    views = np.concatenate([np.full(len(b), i) for i, (b, _) in enumerate(results)]).astype(np.float32)
-    kept = drop_contained(np.concatenate([boxes, views[:, None]], axis=1), cut, 0.7)
-    fused = fuse(kept[:, :5], kept[:, 5].astype(np.int_), plan.merge_iou)
-    fused = fused[fused[:, 4] >= plan.threshold]
-    fused[:, 0:4:2] *= fx
-    fused[:, 1:4:2] *= fy
-    return fused
+    found = fused(run_passes(model, small, plan), plan)
+    found[:, 0:4:2] *= fx
+    found[:, 1:4:2] *= fy
+    return found
 
 
 class Ensemble:
