@@ -367,3 +367,19 @@ def test_short_fields_that_decoding_ignores_are_written_afresh(code: int, header
     result = anonymizer.strip(data)
     assert result.lossless and b"JANE" not in result.data
     assert np.array_equal(pixels(result.data), pixels(data))
+
+
+def test_data_cut_short_before_a_restart_marker_cannot_hide_a_few_bytes_at_the_end() -> None:
+    """An interval whose data ends early would warn first; the few surplus bytes at the end must still count."""
+    data = photo(restart_marker_blocks=2)
+    rst = data.index(b"\xff\xd0", find(data, 0xDA))
+    damaged = before_eoi(b"JAN", data[: rst - 3] + data[rst:])
+    hidden = [f.what for f in anonymizer.inspect(damaged).findings if f.category is Category.HIDDEN]
+    assert hidden and "premature end" in hidden[0]
+    assert not anonymizer.strip(damaged).lossless
+
+
+def test_a_jpeg_without_a_scan_is_corrupt() -> None:
+    data = photo()
+    with pytest.raises(InputError):
+        anonymizer.strip(data[: find(data, 0xDA)] + b"\xff\xd9")

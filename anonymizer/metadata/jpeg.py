@@ -103,8 +103,8 @@ def _entropy(data: bytes, pos: int, walk: Walk) -> int:
 def _finish(data: bytes, walk: Walk) -> None:
     """At EOI: account for tables and the colour profile, write the output, check the entropy-coded data."""
     parsed = walk.parsed
-    if walk.frame is None:
-        raise CorruptImageError("the JPEG has no frame header")
+    if walk.frame is None or not walk.scans:
+        raise CorruptImageError(f"the JPEG has no {'frame header' if walk.frame is None else 'image data'}")
     walk.report_tables()
     profile = _colour_profile(walk)
     pieces, scans = rendered(walk, icc_segments(profile) if profile else [])
@@ -115,11 +115,12 @@ def _finish(data: bytes, walk: Walk) -> None:
                    Category.UNKNOWN, risk=Risk.HIGH)
         parsed.reencode_why = f"its image data cannot be checked for hidden bytes ({why})"
         return
-    empty = [k for k, (_, end, _) in enumerate(walk.scans) if not end]
+    empty = [k for k, (_, end, _, _) in enumerate(walk.scans) if not end]
     problem = (empty[0], "a scan with no entropy-coded data") if empty else jpeg_entropy.unread(stream, scans)
     if problem:
         index, words = problem
-        walk.hidden(_where(0xDA, walk.scan_offsets[index], f"(scan {index + 1})"), words, 0)
+        where = _where(0xDA, walk.scan_offsets[index], f"(scan {index + 1})") if index >= 0 else "JPEG image data"
+        walk.hidden(where, words, 0)
         parsed.reencode_why = f"its image data carries bytes that decoding never reads ({words})"
 
 

@@ -9,7 +9,9 @@ an honest encoder's last byte holds code bits (at most 7 padding bits follow the
 then warn that the data ended early. If it does not, the byte was surplus. With simplejpeg's strict mode the
 first warning stops the decode, so scans are checked in order and the first finding is returned.
 
-One decode per scan: a baseline JPEG costs one 1/8-scale decode. For a progressive one, the copy that checks
+One decode per scan: a baseline JPEG costs one 1/8-scale decode. Where data could end early before the cut (at
+a restart marker, or in another scan), a decode of the whole stream first makes sure it never does, so that
+the end libjpeg warns of is the cut's. For a progressive one, the copy that checks
 scan k ends right after it and leaves out the earlier scans of other components (they cannot change how scan k
 decodes), so the n decodes cost a few full ones, not n. The verdicts on the last few streams are remembered
 (by a hash of the bytes, in memory only), so verifying a lossless strip's output, which is the very stream the
@@ -42,11 +44,13 @@ class Scan:
     start: int
     end: int
     components: frozenset[int]
+    restarts: int = 0
 
 
 def unread(stream: bytes, scans: list[Scan]) -> tuple[int, str] | None:
-    """The first scan (its index in `scans`) whose entropy-coded data holds bytes decoding does not read, with
-    plain words for them; None when decoding reads every byte.
+    """The first scan (its index in `scans`, -1 when libjpeg does not say which) whose entropy-coded data holds
+    bytes decoding does not read or does not decode cleanly, with plain words; None when decoding reads every
+    byte of it.
 
     scans: every scan with entropy-coded data, in file order.
     `stream` is a whole JPEG (SOI to EOI) holding nothing but image structure.
@@ -67,7 +71,13 @@ def unread(stream: bytes, scans: list[Scan]) -> tuple[int, str] | None:
 def _check(stream: bytes, scans: list[Scan]) -> tuple[int, str] | None:
     space = _colour_space(stream)
     if space is None:
-        return 0, "libjpeg cannot read the frame header"
+        return -1, "libjpeg cannot read the frame header"
+    if len(scans) > 1 or scans[0].restarts:
+        # Every copy below must warn of the end of its data at the cut, not earlier: a stream whose data already
+        # ends early somewhere (before a restart marker, or in an earlier scan) would hide that.
+        warning = _first_warning(stream, space)
+        if warning:
+            return -1, _words(warning)
     for k in range(len(scans)):
         warning = _first_warning(_cut(stream, scans, k), space)
         if PREMATURE not in warning:

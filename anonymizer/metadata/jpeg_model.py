@@ -89,8 +89,9 @@ class Walk:
     quant: dict[int, Table] = field(default_factory=dict)
     huffman: dict[int, Table] = field(default_factory=dict)  # (class << 4 | id) -> latest definition
     interval: int = 0
-    # per scan: len(body) at its header, len(body) where its entropy-coded data ends (0: it has none), components
-    scans: list[tuple[int, int, frozenset[int]]] = field(default_factory=list)
+    # per scan: len(body) at its header, len(body) where its entropy-coded data ends (0: it has none), components,
+    # restart markers kept
+    scans: list[tuple[int, int, frozenset[int], int]] = field(default_factory=list)
     scan_offsets: list[int] = field(default_factory=list)  # where each scan header is in the input
     restarts: list[int] = field(default_factory=list)  # body indexes of the current scan's restart markers
     expected_restarts: int = 0
@@ -122,7 +123,7 @@ class Walk:
         units = frame.units([ident for ident, _ in components])
         self.expected_restarts = _ceil(units, self.interval) - 1 if self.interval else 0
         self.restarts, self.last_data = [], 0
-        self.scans.append((len(self.body), 0, frozenset(ident for ident, _ in components)))
+        self.scans.append((len(self.body), 0, frozenset(ident for ident, _ in components), 0))
         self.scan_offsets.append(at)
 
     def data(self, start: int, end: int, restart: int | None = None) -> None:
@@ -140,8 +141,8 @@ class Walk:
                         2 * len(extra))
             for index in extra:
                 self.body[index] = b""
-        start, _, components = self.scans[-1]
-        self.scans[-1] = (start, self.last_data, components)
+        start, _, components, _ = self.scans[-1]
+        self.scans[-1] = (start, self.last_data, components, len(self.restarts) - len(extra))
 
     def _use(self, table: Table | None) -> None:
         if table is not None:
@@ -191,7 +192,7 @@ def rendered(walk: Walk, profile_segments: list[bytes]) -> tuple[list[Piece], li
         offset += _size(piece)
     offsets.append(offset)
     pieces.append(b"\xff\xd9")
-    return pieces, [Scan(offsets[start], offsets[end], ids) for start, end, ids in walk.scans]
+    return pieces, [Scan(offsets[start], offsets[end], ids, rst) for start, end, ids, rst in walk.scans]
 
 
 def _size(piece: Piece) -> int:
