@@ -7,11 +7,10 @@ scale per photo, as JPEGs. Runs, each from a cold start as a user would run it:
 - cli: `anonymize clean DIR --out-dir OUT` in a fresh process (one process, photo after photo), with all photos
   and with one, so that start-up (imports, model load) and the cost per photo separate: marginal = (T_n - T_1)/(n-1),
   for wall time and for CPU time (the child's rusage);
-- ray-1, ray-2: anonymizer.batch.clean_collection with 1 and 2 workers on a local Ray started for the run (as the
-  CLI's --engine ray does without --address). Start-up is the time to the first finished photo (Ray, actors,
-  model load); the marginal wall time per photo is the time from the first to the last finished photo over the
-  photos in between; CPU per photo is the mean of the manifest's cpu_seconds (the worker process's CPU time for
-  that photo, all threads).
+- ray-1, ray-2: anonymizer.batch.clean_collection with 1 and 2 workers on a local Ray started by the run (as the
+  CLI's --engine ray does without --address), the same way: all photos, then one; wall per photo is marginal as
+  above, so Ray's start-up (its processes, the actors, the model load) is separated from the cost per photo. CPU
+  per photo is the mean of the manifest's cpu_seconds (the worker process's CPU time for that photo, all threads).
 
 Photos per CPU-hour = 3600 / CPU seconds per photo; cores for a million photos a day = 1e6 / 24 / that (at full
 use, no headroom). The machine may be shared: run it when it is otherwise idle, and read the figures as such.
@@ -94,26 +93,27 @@ def bench_cli(src: Path, one: Path, detector: str) -> Row:
     return Row("cli", n, wall_n, wall_1 - per_wall, per_wall, per_cpu)
 
 
-def bench_ray(src: Path, detector: str, workers: int) -> Row:
+def _ray_once(src: Path, detector: str, workers: int) -> tuple[float, list[float]]:
+    """(wall, CPU seconds of each photo) of one cold clean_collection run (it starts and stops its own Ray)."""
     from anonymizer import CleanOptions
-    from anonymizer.batch import BatchOptions, BatchProgress, clean_collection
-
-    stamps: list[float] = []
-    start = time.perf_counter()
-
-    def seen(progress: BatchProgress) -> None:
-        stamps.append(time.perf_counter() - start)
+    from anonymizer.batch import BatchOptions, clean_collection
 
     with tempfile.TemporaryDirectory() as out:
-        summary = clean_collection(str(src), out, BatchOptions(CleanOptions(detector=detector), workers=workers),
-                                   seen)
+        start = time.perf_counter()
+        summary = clean_collection(str(src), out, BatchOptions(CleanOptions(detector=detector), workers=workers))
         wall = time.perf_counter() - start
         rows = [json.loads(line) for line in Path(summary.manifest).read_text().splitlines()]
     if summary.done != len(rows) or summary.failed:
         raise SystemExit(f"ray run with {workers} workers: {summary}")
-    per_wall = (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
-    cpu = statistics.mean(r["cpu_seconds"] for r in rows)
-    return Row(f"ray-{workers}", len(rows), wall, stamps[0], per_wall, cpu)
+    return wall, [r["cpu_seconds"] for r in rows]
+
+
+def bench_ray(src: Path, one: Path, detector: str, workers: int) -> Row:
+    wall_n, cpus = _ray_once(src, detector, workers)
+    wall_1, _ = _ray_once(one, detector, workers)
+    n = len(cpus)
+    per_wall = (wall_n - wall_1) / (n - 1)
+    return Row(f"ray-{workers}", n, wall_n, wall_1 - per_wall, per_wall, statistics.mean(cpus))
 
 
 def table(rows: list[Row]) -> str:
@@ -151,7 +151,7 @@ def main() -> None:
             if engine == "cli":
                 rows.append(bench_cli(src, one, args.detector))
             else:
-                rows.append(bench_ray(src, args.detector, int(engine.removeprefix("ray-"))))
+                rows.append(bench_ray(src, one, args.detector, int(engine.removeprefix("ray-"))))
             print(f"{engine}: done", file=sys.stderr)
     if args.json:
         print(json.dumps([asdict(r) | {"photos_per_cpu_hour": r.photos_per_cpu_hour,
@@ -159,6 +159,11 @@ def main() -> None:
     else:
         print(f"{args.photos} photos of {width}x{height}, detector {args.detector!r}, {os.cpu_count()} CPUs")
         print(table(rows))
+        base = next((r for r in rows if r.engine == "cli"), None)
+        for r in rows:
+            if base is not None and r is not base:
+                print(f"{r.engine}: {r.wall_per_photo - base.wall_per_photo:+.2f} s wall per photo against the CLI, "
+                      f"start-up {r.startup - base.startup:+.1f} s")
 
 
 if __name__ == "__main__":
