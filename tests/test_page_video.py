@@ -142,6 +142,8 @@ def test_page_cleans_a_video_as_a_job_and_downloads_it(desktop: Page, clip: tupl
 
     shot = os.environ.get("ANONYMIZER_PAGE_VIDEO_SCREENSHOT")
     if shot:
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
         save_screenshot(page, Path(shot))
 
     with page.expect_download() as download_info:

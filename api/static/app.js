@@ -34,7 +34,7 @@
     spanToOut: $('#span-to-out'), spanHint: $('#span-hint'), startJob: $('#start-job'), job: $('#job'),
     jobProgress: $('#job-progress'), jobText: $('#job-text'), cancelJob: $('#cancel-job'),
     audio: $('#audio'), audioField: $('#audio-field'), formatField: $('#format-field'),
-    resultVideo: $('#result-video'), editorKind: $('#editor-kind'),
+    resultVideo: $('#result-video'), editorKind: $('#editor-kind'), spanBlock: $('#span-block'),
   };
 
   const DEBOUNCE_MS = 350;
@@ -618,6 +618,10 @@
         : state.result ? 'Marks or options changed: clean the video again.' : 'Choose “Clean the video” when your marks are ready.';
     ui.downloadHint.textContent = !state.photo ? 'Saved under a neutral name, never the original\'s.'
       : ready ? `Saved as ${state.kind}-clean.${state.result.ext}, never under the original's name.` : waiting;
+    if (state.kind === 'video') {   // one primary action at a time: clean, then download
+      ui.download.classList.toggle('primary', ready);
+      ui.startJob.classList.toggle('primary', !ready);
+    }
   }
 
   function download() {
@@ -786,6 +790,7 @@
   function showKind() {
     const video = state.kind === 'video';
     ui.videoCard.hidden = !video;
+    ui.spanBlock.hidden = !video;
     ui.audioField.hidden = !video;
     ui.formatField.hidden = video;
     ui.editorKind.textContent = video ? 'Your video (one frame of it)' : 'Your photo';
