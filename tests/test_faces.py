@@ -14,6 +14,7 @@ from PIL import Image
 from anonymizer import models
 from anonymizer.errors import ModelError
 from anonymizer.faces import DEFAULT_DETECTOR, DETECTORS, FAST_DETECTOR, get_detector
+from anonymizer.faces._input import draft_request, needed_long_side, scaled
 from anonymizer.faces.centerface import MODEL, CenterFaceNet, decode, shared_net
 from anonymizer.faces.ensemble import Ensemble, Pass, Plan, detect_boxes, pass_tiles, run_pass, tile_grid
 from anonymizer.faces.focus import cell_blocks, focus_rects, to_photo, to_view
@@ -359,6 +360,37 @@ def test_focused_passes_cost_less_than_whole_ones_on_a_portrait(rgb: RGB) -> Non
     everywhere = tuple(Pass(p.long_side, p.max_zoom, p.turns, p.mirror) for p in plan.passes)
     Ensemble("counted", Plan(everywhere), counting).detect(canvas)
     assert focused < 0.6 * sum(s[0] * s[1] for s in shapes)
+
+
+def test_a_jpeg_decoded_at_the_size_the_detector_needs_gives_the_same_faces(portrait: Image.Image) -> None:
+    """The default detector needs a long side of 1792 px: a 12 MP JPEG decoded at 1/2 (Pillow's draft) finds the
+    same faces, mapped back to full size, as the full decoding."""
+    import io
+
+    canvas = Image.new("RGB", (4000, 3000), (90, 110, 100))
+    canvas.paste(portrait.resize((400, 400)), (2900, 500))
+    canvas.paste(portrait.resize((160, 160)), (700, 2100))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90)
+    detector = get_detector()
+    long_side = needed_long_side(detector)
+    assert long_side is not None and needed_long_side(get_detector(FAST_DETECTOR)) is not None
+    request = draft_request(4000, 3000, long_side)
+    assert request is not None and draft_request(1600, 1200, long_side) is None
+    with Image.open(io.BytesIO(out.getvalue())) as im:
+        im.draft("RGB", request)
+        reduced = np.asarray(im.convert("RGB"))
+    assert long_side <= max(reduced.shape[:2]) < 4000
+    with Image.open(io.BytesIO(out.getvalue())) as im:
+        full = detector.detect(np.asarray(im.convert("RGB")))
+    found = scaled(detector.detect(reduced), 4000 / reduced.shape[1], 3000 / reduced.shape[0])
+    for size, (x, y) in ((400, (2900, 500)), (160, (700, 2100))):
+        k = size / 512
+        face = Box(x + FACE.x * k, y + FACE.y * k, FACE.w * k, FACE.h * k)
+        assert best_iou(full, face) >= 0.5
+        assert best_iou(found, face) >= 0.5
+    confident = [d for d in full if d.score >= 0.5]
+    assert all(best_iou(found, d.box) >= 0.5 for d in confident)
 
 
 # ---------------------------------------------------------------- recall on the corpus
