@@ -21,6 +21,7 @@ from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, TooLargeError, UnsupportedFormatError
 from .formats import Format, sniff_photo
+from .metadata.icc import rebuild_profile
 from .options import DEFAULT_LIMITS, Limits
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF decoding
@@ -171,7 +172,9 @@ def _upright(im: Image.Image, orientation: int, keep_icc: bool) -> tuple[Pixels,
         im = im.transpose(ORIENTATION_TRANSPOSE[orientation])
     icc = im.info.get("icc_profile")
     if keep_icc and isinstance(icc, bytes) and icc[16:20] == b"RGB ":  # the pixels come out RGB: so must it be
-        return _to_array(im), "", icc
+        rebuilt = rebuild_profile(icc)  # its colour tags only: no description, copyright or private tags
+        if rebuilt is not None:
+            return _to_array(im), "", rebuilt
     im, profile = to_srgb(im)  # no profile, or one (CMYK, grey, Lab) that cannot describe RGB pixels
     return _to_array(im), profile, None
 

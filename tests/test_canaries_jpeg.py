@@ -289,8 +289,6 @@ def test_unused_tables_go_and_used_ones_stay() -> None:
 
 
 
-@pytest.mark.xfail(strict=True, reason="imaging.decode hands the original profile bytes to the encoder; it should "
-                   "hand on metadata.icc.rebuild_profile(...) of them (pipeline/imaging, not the JPEG reader)")
 @pytest.mark.parametrize("name", ICC_TEXT)
 def test_reencodes_with_keep_icc_keep_only_the_rebuilt_profile(name: str) -> None:
     data = marked(name)

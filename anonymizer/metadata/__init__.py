@@ -1,11 +1,13 @@
 """Metadata: find it (`inspect`) and remove it (`strip`), in every container we read.
 
-One reader per container, chosen by magic bytes. A reader walks the whole file, reports every part it
-finds (image structure included, as Category.STRUCTURE) and records the parts decoding needs; strip
-rebuilds the file from those parts only (an allowlist), keeping the compressed pixel data bit-exact.
-Where that is not possible (HEIF, TIFF, or a JPEG whose EXIF orientation must be applied) strip
-re-encodes from pixels and says so in `notes`, with `lossless=False`. With keep_icc the colour profile's
-parts stay too (bit-exact; a re-encode embeds the decoded profile). `removed` is the input's report here;
+One reader per container, chosen by the format registry (anonymizer.formats). A reader walks the whole file,
+reports every part it finds (image structure included, as Category.STRUCTURE) and accounts for every byte:
+what no field explains (slack in a segment, data past a stream's end, unused tables and palette entries) is
+reported as hidden data. Strip writes the file anew from the parsed fields of the parts decoding needs (an
+allowlist), at the exact lengths the format defines, keeping only the compressed pixel data bit-exact. Where
+that is not possible (HEIF, TIFF, a JPEG whose EXIF orientation must be applied, or bytes hidden inside
+compressed data) strip re-encodes from pixels and says so in `notes`, with `lossless=False`. With keep_icc a
+valid colour profile stays, rebuilt with its colour tags only (a re-encode embeds the rebuilt profile too). `removed` is the input's report here;
 pipeline.strip narrows it with not_carried to what the verified output no longer carries.
 """
 
@@ -29,7 +31,7 @@ __all__ = [
     "strip",
 ]  # fmt: skip
 
-KEPT_PROFILE_NOTE = "kept the colour profile, as asked (it may name the editing software and a date)"
+KEPT_PROFILE_NOTE = "kept the colour profile, as asked (rebuilt with its colour tags only)"
 @dataclass(frozen=True)
 class StripResult:
     """The photo without metadata. `format` is the output's format name; `removed` is what the input carried
@@ -87,7 +89,7 @@ def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) 
     report = Report(name, tuple(parsed.findings))
     if reader.rebuild is None:
         return _reencode(data, limits, report, parsed, reader.reencode_why)
-    if why := _orientation_why(data, name, parsed) or getattr(parsed, "reencode_why", ""):
+    if why := _orientation_why(data, name, parsed) or parsed.reencode_why:
         return _reencode(data, limits, report, parsed, why)
     return StripResult(reader.rebuild(data, parsed), name, True, report, _profile_notes(parsed, parsed.kept_colour))
 
