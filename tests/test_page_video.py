@@ -76,7 +76,9 @@ def clip() -> tuple[bytes, Box]:
 def desktop(browser: Any, server: str) -> Iterator[Page]:  # noqa: F811
     page = Page(browser, server, DESKTOP)
     page.context.add_init_script(RECORD_PROGRESS)
-    page.page.reload()
+    page.page.reload()  # the recorder runs from this load on; the first load's requests were cut short by it
+    page.page.wait_for_load_state("networkidle")
+    page.problems.clear()
     yield page
     page.close()
 
