@@ -56,7 +56,7 @@ class BatchOptions:
 
     address: a Ray cluster to join ("ray://head:10001", "auto"); None starts a local Ray on this machine.
     workers: actors (one CPU each); None for one per CPU of the cluster.
-    batch_size: photos per task: what a dead worker makes the cluster redo, at most.
+    batch_size: photos per task: what a dead worker makes the cluster redo, at most (a video is a task alone).
     force: replace outputs that exist already in DST (those of an earlier run into DST are replaced anyway).
     resume: carry over the inputs that DST/manifest.jsonl says are finished (and unchanged since).
     """
@@ -67,12 +67,16 @@ class BatchOptions:
     batch_size: int = 8
     force: bool = False
     resume: bool = True
+    keep_audio: bool = True  # videos: copy the sound track (a voice identifies too) or drop it
+    video_quality: int = 23  # videos: x264's constant rate factor, 0 (best) to 51
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise OptionsError(f"workers must be at least 1, not {self.workers}")
         if self.batch_size < 1:
             raise OptionsError(f"batch size must be at least 1, not {self.batch_size}")
+        if not 0 <= self.video_quality <= 51:
+            raise OptionsError(f"video quality is x264's CRF from 0 (best) to 51 (worst), not {self.video_quality}")
 
 
 @dataclass(frozen=True)
@@ -212,15 +216,20 @@ def _records(ray: ModuleType, tasks: tuple[Task, ...], job: Job, batch_size: int
     from .batch_manifest import Record
     from .batch_worker import Cleaner
 
-    rows = max(1, min(batch_size, math.ceil(len(tasks) / workers)))  # a small collection still feeds every worker
-    blocks = min(MAX_BLOCKS, math.ceil(len(tasks) / rows))
-    dataset = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=blocks)
+    videos = [{"task": t.to_json()} for t in tasks if t.video]
+    photos = [{"task": t.to_json()} for t in tasks if not t.video]
+    rows = max(1, min(batch_size, math.ceil(len(photos) / workers)))  # a small collection still feeds every worker
+    blocks = min(MAX_BLOCKS, math.ceil(len(photos) / rows))
+    parts = [ray.data.from_items(items, override_num_blocks=n) for items, n in ((videos, len(videos)),
+                                                                                 (photos, blocks)) if items]
+    dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]  # videos first: the longest tasks
+    blocks += len(videos)
     # Ray Data gives its actors max_restarts=-1 and max_task_retries=-1 by default (ActorPoolMapOperator): a
     # worker that dies is replaced and the batch it held runs again. tests/test_batch.py kills one to check it.
     cleaned = dataset.map_batches(
         Cleaner,
         fn_constructor_kwargs={"job": job},
-        batch_size=rows,
+        batch_size=None,  # a block is a task: `rows` photos, or one video
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=min(workers, blocks)),  # no idle actor loading a model
         num_cpus=1,
@@ -240,6 +249,7 @@ def clean_collection(
     from .batch_plan import make_plan
     from .batch_worker import Job
     from .faces import detector_names
+    from .media import VideoSettings
 
     if options.clean.detector not in detector_names():
         raise OptionsError(f"unknown detector {options.clean.detector!r}; choose from {', '.join(detector_names())}")
@@ -247,7 +257,7 @@ def clean_collection(
     src_root, dst_root = resolve(src), resolve(dst)
     previous = load(dst_root)
     outputs = {e.rel for e in dst_root.list()}
-    extensions = tuple(f.extension for f in formats.writable())
+    extensions = (*(f.extension for f in formats.writable()), formats.FORMATS["mp4"].extension)
     plan = make_plan(_inputs(src_root, dst_root), previous, outputs, extensions, resume=options.resume,
                      force=options.force)
     writer = ManifestWriter(dst_root, previous)
@@ -255,7 +265,8 @@ def clean_collection(
     try:
         if plan.tasks:
             with _ray_errors(ray, options.address), _cluster(ray, options) as workers:
-                job = Job(src_root, dst_root, options.clean)
+                video = VideoSettings(keep_audio=options.keep_audio, quality=options.video_quality)
+                job = Job(src_root, dst_root, options.clean, video=video)
                 for record in _records(ray, plan.tasks, job, options.batch_size, workers):
                     writer.add(record)
                     counts[record.status] += 1

@@ -60,18 +60,37 @@ class Root:
             size = int(file.size())
             return bytes(file.read(size if limit is None else min(size, limit)))
 
+    @property
+    def local(self) -> bool:
+        """Whether paths under this root are this machine's own (a file can be opened with open())."""
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def open_input(self, rel: str) -> Any:
+        """A seekable binary stream over the file (pyarrow's NativeFile: read, seek, tell)."""
+        return self.fs.open_input_file(self.path(rel))
+
+    def temporary(self, rel: str) -> str:
+        """A fresh temporary name (full path) beside `rel`, its folder made; move_into() or discard() it."""
+        folder, _, name = self.path(rel).rpartition("/")
+        self.fs.create_dir(folder, recursive=True)
+        return f"{folder}/.{name}.{uuid.uuid4().hex}.part"
+
+    def move_into(self, temp: str, rel: str) -> None:
+        """Move a finished temporary file over `rel` (a rename on a local disk)."""
+        self.fs.move(temp, self.path(rel))
+
+    def discard(self, temp: str) -> None:
+        _quietly_delete(self.fs, temp)
+
     def write_atomic(self, rel: str, data: bytes) -> None:
         """Write `data` under a temporary name beside `rel`, then move it over `rel`."""
-        final = self.path(rel)
-        folder, _, name = final.rpartition("/")
-        temp = f"{folder}/.{name}.{uuid.uuid4().hex}.part"
-        self.fs.create_dir(folder, recursive=True)
+        temp = self.temporary(rel)
         try:
             with self.fs.open_output_stream(temp) as out:
                 out.write(data)
-            self.fs.move(temp, final)
+            self.move_into(temp, rel)
         except BaseException:
-            _quietly_delete(self.fs, temp)
+            self.discard(temp)
             raise
 
     def delete(self, rel: str) -> None:

@@ -7,6 +7,8 @@ Pure functions over listings and manifest rows; no Ray and no file access, so ev
 - The clean copy of SRC/dir/NAME.EXT is DST/dir/NAME-clean.EXT', EXT' being the output format's canonical suffix;
   when two inputs in one folder share a NAME (a.jpg, a.png), both use their full name (a.jpg-clean.jpg), so no
   output is ever claimed by two inputs.
+- Inputs whose suffix names a video get a task each (a video takes minutes, and a retried task redoes all it
+  held); what an input is, and how it is cleaned, is still decided by its content, in the worker.
 - An output that already exists is replaced only with force, or when DST holds a manifest (it is then a leftover
   of an earlier run into the same folder, e.g. one whose driver died before it recorded the row).
 """
@@ -18,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import formats
 from .batch_fs import Entry
 from .batch_manifest import Record, Status
 
@@ -33,14 +36,22 @@ class Task:
     mtime_ns: int | None
     stem: str  # the output's path relative to DST without its suffix, e.g. "trip/beach-clean"
     blocked: tuple[str, ...] = ()  # outputs (relative to DST) that exist and must not be replaced
+    video: bool = False  # its suffix names a video: it gets a task of its own (the content still decides)
 
     def to_json(self) -> str:
-        return json.dumps([self.path, self.size, self.mtime_ns, self.stem, list(self.blocked)])
+        return json.dumps([self.path, self.size, self.mtime_ns, self.stem, list(self.blocked), self.video])
 
     @classmethod
     def from_json(cls, text: str) -> Task:
-        path, size, mtime_ns, stem, blocked = json.loads(text)
-        return cls(str(path), int(size), None if mtime_ns is None else int(mtime_ns), str(stem), tuple(blocked))
+        path, size, mtime_ns, stem, blocked, video = json.loads(text)
+        mtime = None if mtime_ns is None else int(mtime_ns)
+        return cls(str(path), int(size), mtime, str(stem), tuple(blocked), bool(video))
+
+
+def _video_suffix(path: str) -> bool:
+    name = path.rpartition("/")[2]
+    fmt = formats.by_suffix("." + name.rpartition(".")[2]) if "." in name else None
+    return fmt is not None and fmt.kind is formats.Kind.VIDEO
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ def make_plan(
             e.mtime_ns,
             stems[e.rel],
             () if may_replace else tuple(s for s in (stems[e.rel] + x for x in extensions) if s in outputs),
+            _video_suffix(e.rel),
         )
         for e in todo
     )

@@ -1,9 +1,11 @@
 """The batch worker: a callable class that Ray Data runs as an actor (map_batches over rows of tasks).
 
-It loads the face detector once, then for each task reads the input through pyarrow.fs, keeps only photos (by their
-magic bytes), calls the library's own `clean` (bytes in, verified bytes out) and writes the output atomically. It
-returns one manifest row per task and nothing else: image bytes never leave the worker, so they never enter Ray's
-object store (nor, therefore, its spill files). A photo that fails becomes a "failed" row; the batch goes on.
+It loads the face detector once, then for each task reads the input through pyarrow.fs and tells photos, videos and
+anything else apart by their magic bytes. A photo goes through the library's own `clean` (bytes in, verified bytes
+out) and is written atomically; a video streams through `media.clean_stream` into a temporary file beside its output
+(local destinations only) that is moved into place once verified; anything else is "skipped". It returns one
+manifest row per task and nothing else: image bytes never leave the worker, so they never enter Ray's object store
+(nor, therefore, its spill files). An input that fails becomes a "failed" row; the batch goes on.
 
 No Ray import here: the class is plain Python, and the tests call it directly as well as through Ray.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -25,6 +27,8 @@ from .batch_manifest import Record, Status, one_line
 from .batch_plan import Task
 from .errors import AnonymizerError, UnsupportedFormatError
 from .faces import Detector, get_detector
+from .media import VideoSettings, clean_stream
+from .metadata import Report
 from .options import CleanOptions
 from .pipeline import clean
 
@@ -41,6 +45,7 @@ class Job:
     dst: Root
     clean: CleanOptions
     threads: int = 1  # OpenCV threads per worker: its share of the CPUs, so workers do not oversubscribe
+    video: VideoSettings = field(default_factory=VideoSettings)  # audio kept or dropped, encoder quality
 
 
 READ_ERRORS = (OSError, ValueError)  # pyarrow: ArrowIOError is an OSError, ArrowInvalid a ValueError
@@ -92,26 +97,25 @@ class Cleaner:
     def process(self, task: Task) -> Record:
         """Clean one input; never raises for a problem with that input (it becomes a failed row)."""
         outcome = _Outcome(task)
-        limits = self.job.clean.limits
-        if task.size > limits.max_bytes:
-            return outcome.failed(f"file is {task.size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB")
         try:
             fmt = formats.sniff(self.job.src.read(task.path, formats.SNIFF_BYTES))
         except UnsupportedFormatError as exc:
             return outcome.row(Status.SKIPPED, error=one_line(str(exc)), error_type=type(exc).__name__)
         except READ_ERRORS as exc:
             return outcome.failed(f"cannot read: {exc}")
-        if fmt.kind is not formats.Kind.PHOTO:
-            return outcome.row(Status.SKIPPED, format=fmt.name, error=f"a {fmt.label} video; not cleaned in batches")
-        record = self._clean(outcome, fmt.name)
+        video = fmt.kind is formats.Kind.VIDEO
+        record = self._clean_video(outcome, fmt.name) if video else self._clean(outcome, fmt.name)
         if record.status is Status.DONE:
             _crash_if_asked()
         return record
 
     def _clean(self, outcome: _Outcome, fmt: str) -> Record:
-        task = outcome.task
+        task, limits = outcome.task, self.job.clean.limits
+        if task.size > limits.max_bytes:
+            error = f"file is {task.size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB"
+            return outcome.failed(error, fmt)
         try:
-            data = self.job.src.read(task.path, self.job.clean.limits.max_bytes + 1)
+            data = self.job.src.read(task.path, limits.max_bytes + 1)
         except READ_ERRORS as exc:
             return outcome.failed(f"cannot read: {exc}", fmt)
         try:
@@ -126,8 +130,36 @@ class Cleaner:
             self.job.dst.write_atomic(output, result.data)
         except READ_ERRORS as exc:
             return outcome.failed(f"cannot write {output}: {exc}", fmt)
-        report = result.removed
-        removed = () if report is None else tuple(sorted({f.category.value for f in report.identifying}))
-        return outcome.row(Status.DONE, format=result.format.name, faces=len(result.faces), removed=removed,
+        return outcome.row(Status.DONE, format=result.format.name, faces=len(result.faces),
+                           removed=_categories(result.removed), output=output)
+
+    def _clean_video(self, outcome: _Outcome, fmt: str) -> Record:
+        """A video streams from the input to a temporary file beside its output (never whole in memory), which is
+        moved into place once cleaned and verified; only a local destination can take that file."""
+        task, dst = outcome.task, self.job.dst
+        if not dst.local:
+            return outcome.row(Status.SKIPPED, format=fmt, error="videos are cleaned into a local folder only")
+        temp = dst.temporary(task.stem)
+        try:
+            with self.job.src.open_input(task.path) as src, open(temp, "w+b") as sink:
+                summary = clean_stream(src, sink, self.job.clean, self.job.video)
+            output = task.stem + formats.FORMATS[summary.format].extension
+            if output in task.blocked:
+                dst.discard(temp)
+                return outcome.failed(f"{output} exists already; use force to replace it", fmt)
+            dst.move_into(temp, output)
+        except AnonymizerError as exc:
+            dst.discard(temp)
+            return outcome.failed(exc, fmt)
+        except READ_ERRORS as exc:
+            dst.discard(temp)
+            return outcome.failed(f"file system: {exc}", fmt)
+        tracked = summary.video.faces_tracked if summary.video is not None else len(summary.faces)
+        return outcome.row(Status.DONE, format=summary.format, faces=tracked, removed=_categories(summary.removed),
                            output=output)
+
+
+def _categories(report: Report | None) -> tuple[str, ...]:
+    """The metadata categories a result says were removed (none known: empty)."""
+    return () if report is None else tuple(sorted({f.category.value for f in report.identifying}))
 

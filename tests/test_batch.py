@@ -156,6 +156,8 @@ def test_plan_never_replaces_a_foreign_file_without_force() -> None:
     inputs = [_entry("a.jpg"), _entry("b.jpg")]
     plan = make_plan(inputs, {}, {"a-clean.jpg", "a-clean.webp"}, EXTENSIONS, resume=True, force=False)
     assert plan.tasks[0].blocked == ("a-clean.jpg", "a-clean.webp") and plan.tasks[1].blocked == ()
+    assert [t.video for t in make_plan([_entry("v/clip.MP4"), _entry("a.jpg"), _entry("b")], {}, set(), EXTENSIONS,
+                                         resume=True, force=False).tasks] == [True, False, False]
     forced = make_plan(inputs, {}, {"a-clean.jpg"}, EXTENSIONS, resume=True, force=True)
     assert forced.tasks[0].blocked == ()
     assert Task.from_json(plan.tasks[0].to_json()) == plan.tasks[0]
@@ -369,3 +371,31 @@ def test_a_worker_that_cannot_start_is_our_error_not_rays(
     assert not (tmp_path / "clean" / "portrait-clean.jpg").exists()
     with pytest.raises(OptionsError, match="unknown detector"):  # a name nobody knows: refused before Ray runs
         clean_collection(str(tmp_path / "photos"), str(tmp_path / "clean"), BatchOptions(CleanOptions(detector="x")))
+
+
+def _portrait_frame(index: int, width: int, height: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The sample portrait, drifting a pixel per frame."""
+    pixels = _upright(SAMPLE.read_bytes())
+    im = Image.fromarray(pixels).resize((width, height)).rotate(0, translate=(index, 0))
+    return np.asarray(im, np.uint8)
+
+
+@pytest.mark.slow
+def test_videos_are_cleaned_one_per_task(two_nodes: Cluster, tmp_path: Path) -> None:
+    from anonymizer.media import inspect_stream
+    from tests.video_fixtures import make_clip
+
+    src, dst = tmp_path / "photos", tmp_path / "clean"
+    (src / "trip").mkdir(parents=True)
+    (src / "portrait.jpg").write_bytes(SAMPLE.read_bytes())
+    location = {"com.apple.quicktime.location.ISO6709": "+48.8577+002.2950/"}
+    (src / "trip/clip.mp4").write_bytes(make_clip(0.6, 10, (192, 192), metadata=location, frame_fn=_portrait_frame))
+    summary = clean_collection(str(src), str(dst), BatchOptions(FAST, workers=2, keep_audio=False))
+    assert (summary.done, summary.skipped, summary.failed) == (2, 0, 0)
+    row = {r["path"]: r for r in _rows(dst)}["trip/clip.mp4"]
+    assert row["status"] == "done" and row["format"] == "mp4" and row["output"] == "trip/clip-clean.mp4"
+    assert row["faces"] >= 1 and "location" in row["removed"]
+    with (dst / "trip/clip-clean.mp4").open("rb") as out:
+        assert inspect_stream(out).is_clean
+    written = {p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file()}
+    assert written == {"portrait-clean.jpg", "trip/clip-clean.mp4", MANIFEST_NAME}  # no temporary left
