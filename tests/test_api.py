@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import piexif
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -34,39 +33,19 @@ from anonymizer.api.server import config, configure_logging
 from anonymizer.api.settings import Settings
 from anonymizer.errors import OptionsError
 from anonymizer.options import Method
-from anonymizer.types import Box, Detection
+from anonymizer.types import Box
+from tests import helpers
+from tests.helpers import gps_exif
 
 BASE = "http://127.0.0.1:8000"
 FACE = Box(20, 16, 24, 24)
 
 
-class FakeDetector:
+class FakeDetector(helpers.FakeDetector):
     """Finds one face at FACE in any image; counts its calls; can be made to wait."""
 
-    name = "fake"
-
     def __init__(self, gate: threading.Event | None = None) -> None:
-        self.calls = 0
-        self.entered = threading.Event()
-        self.gate = gate
-
-    def detect(self, rgb: object) -> list[Detection]:
-        self.calls += 1
-        self.entered.set()
-        if self.gate is not None:
-            self.gate.wait(10)
-        return [Detection(FACE, 0.9, "fake")]
-
-
-def gps_exif(orientation: int = 1) -> bytes:
-    gps = {
-        piexif.GPSIFD.GPSLatitudeRef: b"N",
-        piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
-        piexif.GPSIFD.GPSLongitudeRef: b"E",
-        piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1)),
-    }
-    zeroth = {piexif.ImageIFD.Make: b"PhoneCo", piexif.ImageIFD.Orientation: orientation}
-    return bytes(piexif.dump({"0th": zeroth, "GPS": gps}))
+        super().__init__(FACE, gate=gate)
 
 
 def photo(fmt: str = "JPEG", size: tuple[int, int] = (96, 64), orientation: int = 1, exif: bool = True) -> bytes:

@@ -608,3 +608,56 @@ def test_openapi_documents_the_jobs_api(svc: tuple[TestClient, FastAPI]) -> None
     form = paths["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["required"] == ["video"] and form["properties"]["audio"]["enum"] == ["keep", "drop"]
     assert {"503", "413", "415"} <= set(paths["/v1/jobs"]["post"]["responses"])
+
+
+def test_a_job_that_needs_faces_waits_for_the_model_with_503(clip: bytes) -> None:
+    gate = threading.Event()
+
+    def slow_model() -> Any:
+        gate.wait(30)
+        return get_detector()
+
+    app = create_app(Settings(jobs=2), detector=slow_model)
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        r = start(client, clip)
+        assert r.status_code == 503 and error_code(r) == "not_ready" and int(r.headers["retry-after"]) > 0
+        assert app.state.jobs.held == 0
+        r = start(client, clip, faces="none")  # needs no face model: runs at once
+        assert r.status_code == 202
+        assert wait_state(client, r.json()["id"], {"done"})["state"] == "done"
+        gate.set()
+
+
+def test_a_bug_in_a_job_is_an_internal_error_not_bad_input(svc: tuple[TestClient, FastAPI], clip: bytes,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    client, app = svc
+
+    def broken(src: BinaryIO, sink: BinaryIO, options: CleanOptions, video: VideoSettings) -> Summary:
+        sink.write(b"half a video")
+        raise RuntimeError("a bug of ours")
+
+    app.state.jobs.clean = broken
+    job_id = start(client, clip, faces="none").json()["id"]
+    failed = wait_state(client, job_id, {"failed", "done"})
+    assert failed["state"] == "failed" and failed["error"]["code"] == "internal_error"
+    assert "RuntimeError" in failed["error"]["message"]
+    r = client.get(f"/v1/jobs/{job_id}/result")
+    assert r.status_code == 500 and error_code(r) == "internal_error" and b"half a video" not in r.content
+    assert any("unexpectedly" in rec.getMessage() for rec in caplog.records)
+
+
+def test_host_origin_and_cors_rules_apply_to_jobs(clip: bytes) -> None:
+    with service(allowed_origins=("http://localhost:3000",)) as (client, _):
+        r = client.post("/v1/jobs", files={"video": ("a.mp4", clip)}, headers={"host": "evil.example"})
+        assert r.status_code == 421
+        r = client.post("/v1/jobs", files={"video": ("a.mp4", clip)}, headers={"origin": "http://evil.example"})
+        assert r.status_code == 403
+        job_id = start(client, clip, faces="none").json()["id"]
+        assert client.get(f"/v1/jobs/{job_id}", headers={"host": "evil.example"}).status_code == 421
+        preflight = client.options(f"/v1/jobs/{job_id}", headers={
+            "origin": "http://localhost:3000", "access-control-request-method": "DELETE"})
+        assert preflight.status_code == 200 and "DELETE" in preflight.headers["access-control-allow-methods"]
+        r = client.delete(f"/v1/jobs/{job_id}", headers={"origin": "http://localhost:3000"})
+        assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "http://localhost:3000"
+        r = client.get(f"/v1/jobs/{job_id}")
+        assert r.status_code == 404 and r.headers["cache-control"] == "no-store"

@@ -12,17 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from anonymizer import Box, Detection
+from anonymizer import Box
+from tests import helpers
 from tests.live_server import running_service
 
 
-class FakeDetector:
-    name = "fake"
-
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        return [Detection(Box(1, 1, 4, 4), 0.9, self.name)]
+class FakeDetector(helpers.FakeDetector):
+    def __init__(self) -> None:
+        super().__init__(Box(1, 1, 4, 4))
 
 
 def schemathesis_command() -> str:

@@ -15,6 +15,7 @@ from PIL import Image, ImageCms, ImageSequence
 
 import anonymizer
 from anonymizer import CleanOptions, InputError, metadata
+from anonymizer.metadata import webp
 
 from .canary import MARKER, leaks
 
@@ -211,3 +212,29 @@ def test_anim_and_frame_headers_are_rebuilt_at_their_sizes() -> None:
     out = chunks(anonymizer.strip(data).data)
     assert dict(out)[b"ANIM"] == dict(animated())[b"ANIM"]
     assert [len(p) for k, p in out if k == b"VP8X"] == [10]
+
+
+@pytest.mark.parametrize("params", [{"quality": 30}, {"quality": 95}, {"lossless": True}])
+def test_the_incremental_decoder_finds_the_same_end_as_a_decoding_search(params: dict[str, object]) -> None:
+    assert webp.LIBWEBP is not None  # Pillow's wheels bundle libwebp; without it strip falls back to the search
+    big = Image.fromarray(np.kron(PIXELS[..., :3], np.ones((9, 9, 1), np.uint8)))
+    (kind, stream), = chunks(save(big, **params))
+    for payload in (stream, stream + MARKER):
+        frame = webp.Frame("test", big.width, big.height, kind=kind, stream=(0, len(payload)))
+        full = webp._decode(webp._still(frame, None, payload))
+        assert full is not None
+        searched = webp._shortest(len(payload), full, lambda n, p=payload, f=frame: webp._still(f, None, p[:n]))
+        incremental = webp._incremental_end(frame, None, payload)
+        # the incremental decoder may want one byte the whole-file decoder reads as a zero past the end
+        assert incremental in (searched, searched + 1, None) and searched <= len(stream)
+        assert (incremental is None) == (payload != stream)  # a long surplus is left to the search
+
+
+@pytest.mark.parametrize("place", ["after the VP8 bitstream", "after the ALPH data",
+                                   "after a lossless frame's bitstream"])
+def test_without_libwebp_the_decoding_search_gives_the_same_output(place: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = CANARIES[place]()
+    with_incremental = anonymizer.strip(data).data
+    monkeypatch.setattr(webp, "LIBWEBP", None)
+    monkeypatch.setattr(webp, "ENDS", webp.Memo())
+    assert anonymizer.strip(data).data == with_incremental and not leaks(with_incremental)

@@ -9,17 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from anonymizer.cli.exits import Exit
-from anonymizer.cli.main import app
+from tests.helpers import cli
 from tests.video_fixtures import frame_count, frame_digests, make_clip, packets
 
 runner = CliRunner()
 APPLE = {"com.apple.quicktime.location.ISO6709": "+48.8584+002.2945/", "com.apple.quicktime.make": "Apple",
          "com.apple.quicktime.model": "iPhone 15"}  # fmt: skip
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

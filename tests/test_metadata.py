@@ -16,13 +16,8 @@ from PIL import Image, ImageCms, PngImagePlugin
 from anonymizer import formats, imaging, metadata
 from anonymizer.errors import CorruptImageError, InputError
 from anonymizer.metadata import Category, Report, Risk
+from tests.helpers import GPS, png_chunks, save
 
-GPS = {
-    piexif.GPSIFD.GPSLatitudeRef: b"N",
-    piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
-    piexif.GPSIFD.GPSLongitudeRef: b"E",
-    piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1)),
-}
 FAKE_MP4 = struct.pack(">I4s4sI", 24, b"ftyp", b"mp42", 0) + b"isommp42" + b"\x00" * 4000
 
 
@@ -44,12 +39,6 @@ def exif_bytes(orientation: int = 1, gps: bool = True) -> bytes:
         "1st": {piexif.ImageIFD.Compression: 6},
         "thumbnail": thumb.getvalue(),
     })
-
-
-def save(im: Image.Image, fmt: str, **params: object) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **params)
-    return out.getvalue()
 
 
 def insert_after_soi(jpeg: bytes, marker: int, payload: bytes) -> bytes:
@@ -89,15 +78,6 @@ def scan_data(jpeg: bytes) -> bytes:
     return jpeg[pos : jpeg.index(b"\xff\xd9", pos) + 2]
 
 
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    out, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-        if out[-1][0] == b"IEND":
-            break
-    return out
 
 
 def test_jpeg_inspect_finds_every_planted_trace(dirty_jpeg: bytes) -> None:

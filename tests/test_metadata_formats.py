@@ -15,13 +15,8 @@ from PIL import Image, ImageCms, ImageSequence, TiffImagePlugin
 from anonymizer import imaging, metadata
 from anonymizer.errors import CorruptImageError, InputError
 from anonymizer.metadata import Category, Report
+from tests.helpers import GPS, save
 
-GPS = {
-    piexif.GPSIFD.GPSLatitudeRef: b"N",
-    piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1)),
-    piexif.GPSIFD.GPSLongitudeRef: b"E",
-    piexif.GPSIFD.GPSLongitude: ((4, 1), (21, 1), (0, 1)),
-}
 EXIF = piexif.dump({"0th": {piexif.ImageIFD.Make: b"Acme", piexif.ImageIFD.Artist: b"Jane Doe"}, "GPS": GPS})
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description xmp:CreatorTool="Editor 2" dc:creator="Jane"/></x:xmpmeta>'
 FAKE_MP4 = struct.pack(">I4s4sI", 24, b"ftyp", b"mp42", 0) + b"isommp42" + b"\x00" * 3000
@@ -32,12 +27,6 @@ def image(mode: str = "RGB", w: int = 64, h: int = 48) -> Image.Image:
     px = rng.integers(0, 255, (h, w, len(mode)), dtype=np.uint8)
     px[..., :3] = np.clip(px[..., :3] // 4 + np.arange(w)[None, :, None] * 3, 0, 255)
     return Image.fromarray(px, mode)
-
-
-def save(im: Image.Image, fmt: str, **params: object) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **params)
-    return out.getvalue()
 
 
 def find(report: Report, pattern: str) -> bool:

@@ -17,11 +17,11 @@ from anonymizer.metadata import KEPT_PROFILE_NOTE, Category, StripResult, inspec
 from anonymizer.metadata.icc import describe_problem, rebuild_profile
 
 from .fuzz.seeds import chunk
+from .helpers import GPS, save
 
 # A valid RGB profile that is not sRGB by name (as Display P3 is not): its description patched in place.
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 WIDE = SRGB.replace("sRGB built-in".encode("utf-16-be"), "Wide P3 test!".encode("utf-16-be"))
-GPS = {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((50, 1), (51, 1), (0, 1))}
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description xmp:CreatorTool="Editor 2" dc:creator="Jane"/></x:xmpmeta>'
 KEPT_ONLY = {Category.STRUCTURE, Category.COLOUR_PROFILE}
 
@@ -37,12 +37,6 @@ def exif(orientation: int = 1) -> bytes:
 def image(mode: str = "RGB", w: int = 48, h: int = 32) -> Image.Image:
     px = np.random.default_rng(3).integers(0, 255, (h, w, len(mode)), dtype=np.uint8)
     return Image.fromarray(px, mode)
-
-
-def save(im: Image.Image, fmt: str, **params: object) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **params)
-    return out.getvalue()
 
 
 def opened(data: bytes) -> Image.Image:

@@ -14,18 +14,13 @@ from typer.testing import CliRunner
 import anonymizer
 from anonymizer import CleanOptions, InternalError, ModelError, OutputFormat, formats, imaging, pipeline
 from anonymizer.cli.exits import MEANINGS, Exit
-from anonymizer.cli.main import app
 from anonymizer.errors import CorruptImageError, VerificationError
 from anonymizer.types import Detection
 from tests.conftest import encode
+from tests.helpers import cli
 
 runner = CliRunner()
 FAST = ("--detector", "centerface")
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
