@@ -4,20 +4,25 @@ Strip never copies a chunk: it writes VP8X (only when alpha in an ALPH chunk, an
 it; flags from what is kept, reserved bits zero), ANIM (6 bytes) and ANMF (16 bytes of fields, then only the
 frame's ALPH and VP8/VP8L chunks) from their fields, and each bitstream cut at its own end. VP8, VP8L and
 compressed ALPH do not record their length (the last VP8 partition runs to the chunk's end), so the end is
-found by decoding: the shortest prefix that libwebp decodes to the same pixels, and the zero bytes right after
-it (libwebp's VP8 encoder flushes a few bytes the decoder never needs, mostly zero). Raw ALPH is exactly
+found by decoding: the shortest prefix that libwebp decodes completely (its incremental decoder, fed the chunk's
+last bytes one at a time, says where: one decode), and the zero bytes right after it (libwebp's VP8 encoder
+flushes a few bytes the decoder never needs, mostly zero). Raw ALPH is exactly
 one byte per pixel. Padding bytes are zero. With keep_icc the ICCP chunk stays with a rebuilt profile.
 Whatever no field explains is reported as hidden data.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import PIL
 from PIL import Image
 
 from ..errors import CorruptImageError
@@ -288,10 +293,11 @@ def _ends(data: bytes, frame: Frame) -> tuple[int, int]:
     known = ENDS.get(key)
     if isinstance(known, tuple):
         return known
-    full = _decode(_still(frame, alpha, stream))
-    if full is None:
-        raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
-    stream_end = _shortest(len(stream), full, lambda n: _still(frame, alpha, stream[:n]))
+    full: np.ndarray | None = None
+    stream_end = _incremental_end(frame, alpha, stream)
+    if stream_end is None:  # libwebp not reachable, or more than a few bytes after the end: search by decoding
+        full = _full(frame, alpha, stream)
+        stream_end = _shortest(len(stream), full, lambda n: _still(frame, alpha, stream[:n]))
     decodable = stream_end
     while stream_end < len(stream) and stream[stream_end] == 0 and stream_end - decodable < VP8_FLUSH_SLACK:
         stream_end += 1
@@ -302,10 +308,72 @@ def _ends(data: bytes, frame: Frame) -> tuple[int, int]:
     return alpha_end, stream_end
 
 
-def _alpha_end(frame: Frame, alpha: bytes, stream: bytes, full: np.ndarray) -> int:
+def _full(frame: Frame, alpha: bytes | None, stream: bytes) -> np.ndarray:
+    full = _decode(_still(frame, alpha, stream))
+    if full is None:
+        raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
+    return full
+
+
+def _alpha_end(frame: Frame, alpha: bytes, stream: bytes, full: np.ndarray | None) -> int:
     if alpha[0] & 0x03 == 0:  # uncompressed: one byte per pixel after the header byte
         return min(len(alpha), 1 + frame.width * frame.height)
-    return max(1, _shortest(len(alpha), full, lambda n: _still(frame, alpha[:n], stream)))
+    reference = full if full is not None else _full(frame, alpha, stream)
+    return max(1, _shortest(len(alpha), reference, lambda n: _still(frame, alpha[:n], stream)))
+
+
+# --- libwebp's incremental decoder: one decode finds where a bitstream ends ------------------------------------
+
+INCREMENTAL_TAIL = 16  # bytes before the chunk's end from which the incremental decoder is fed one at a time
+STATUS_OK, STATUS_SUSPENDED = 0, 5
+
+
+def _libwebp() -> ctypes.CDLL | None:
+    """The libwebp Pillow decodes with (bundled in its wheel), else the system's; None when neither loads."""
+    here = Path(PIL.__file__).resolve().parent
+    names = [*here.parent.glob("pillow.libs/libwebp-*"), *here.glob(".dylibs/libwebp*"), *here.glob("libwebp*.dll")]
+    system = ctypes.util.find_library("webp")
+    for name in [*(str(n) for n in names if "demux" not in n.name and "mux" not in n.name), system]:
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            lib.WebPINewDecoder.restype, lib.WebPINewDecoder.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+            lib.WebPIUpdate.restype = ctypes.c_int
+            lib.WebPIUpdate.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+            lib.WebPIDelete.restype, lib.WebPIDelete.argtypes = None, [ctypes.c_void_p]
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+LIBWEBP = _libwebp()
+
+
+def _incremental_end(frame: Frame, alpha: bytes | None, stream: bytes) -> int | None:
+    """The shortest length of `stream` libwebp decodes completely, found by feeding its incremental decoder the
+    last INCREMENTAL_TAIL bytes one at a time; None when the decoder is not available or the stream decodes
+    without them (more surplus than that: the caller searches). CorruptImageError when it never decodes."""
+    if LIBWEBP is None:
+        return None
+    still = _still(frame, alpha, stream)
+    start = len(still) - len(stream) - (len(stream) & 1)
+    stop = start + len(stream)
+    decoder = LIBWEBP.WebPINewDecoder(None)
+    if not decoder:
+        return None
+    try:
+        first = max(start + 1, stop - INCREMENTAL_TAIL)
+        for size in range(first, stop + 1):
+            status = LIBWEBP.WebPIUpdate(decoder, still, size)
+            if status == STATUS_OK:
+                return None if size == first and first > start + 1 else size - start
+            if status != STATUS_SUSPENDED:
+                break
+    finally:
+        LIBWEBP.WebPIDelete(decoder)
+    raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
