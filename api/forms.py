@@ -32,10 +32,12 @@ class FormSpec:
     files: Mapping[str, int]
     fields: Mapping[str, int] = field(default_factory=dict)
     required: frozenset[str] = frozenset({"photo"})
+    one_file: bool = False  # the binary parts are alternatives (photo or video): the body holds the largest only
 
     @property
     def body_limit(self) -> int:
-        return sum(self.files.values()) + sum(self.fields.values()) + BODY_OVERHEAD
+        files = max(self.files.values(), default=0) if self.one_file else sum(self.files.values())
+        return files + sum(self.fields.values()) + BODY_OVERHEAD
 
     def limit(self, name: str) -> int:
         if name in self.files:

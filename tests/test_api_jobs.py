@@ -661,3 +661,18 @@ def test_host_origin_and_cors_rules_apply_to_jobs(clip: bytes) -> None:
         assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "http://localhost:3000"
         r = client.get(f"/v1/jobs/{job_id}")
         assert r.status_code == 404 and r.headers["cache-control"] == "no-store"
+
+
+def test_detect_holds_one_upload_not_a_photo_and_a_video(clip: bytes) -> None:
+    with service(max_bytes=1000, max_video_bytes=len(clip) + 10) as (client, _):
+        r = client.post("/v1/detect", files={"video": ("a.mp4", clip)})
+        assert r.status_code == 200
+        r = client.post("/v1/detect", files={"photo": ("a.jpg", b"\xff\xd8" + b"\0" * 2000)})
+        assert r.status_code == 413
+        big = clip + b"\0" * 70_000  # over the video limit by more than the form's overhead
+        r = client.post("/v1/detect", files={"video": ("a.mp4", big)})
+        assert r.status_code == 413 and error_code(r) == "too_large"
+    from anonymizer.api.forms import BODY_OVERHEAD, FormSpec
+
+    assert FormSpec(files={"photo": 10, "video": 100}, one_file=True).body_limit == 100 + BODY_OVERHEAD
+    assert FormSpec(files={"photo": 10, "video": 100}).body_limit == 110 + BODY_OVERHEAD

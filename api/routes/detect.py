@@ -67,5 +67,6 @@ async def detect(request: Request, settings: SettingsDep, pool: PoolDep, models:
         files={"photo": settings.max_bytes, "video": settings.max_video_bytes},
         fields=dict.fromkeys(DetectForm.model_fields, FIELD_LIMIT),
         required=frozenset(),
+        one_file=True,
     )
     return await run_job(request, pool, spec, lambda form: _detect(form, detector, settings))
