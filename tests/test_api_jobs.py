@@ -676,3 +676,14 @@ def test_detect_holds_one_upload_not_a_photo_and_a_video(clip: bytes) -> None:
 
     assert FormSpec(files={"photo": 10, "video": 100}, one_file=True).body_limit == 100 + BODY_OVERHEAD
     assert FormSpec(files={"photo": 10, "video": 100}).body_limit == 110 + BODY_OVERHEAD
+
+
+def test_detect_on_a_rotated_video_answers_for_the_upright_frame(svc: tuple[TestClient, FastAPI]) -> None:
+    client, _ = svc
+    rotated = make_clip(1.0, 10, SIZE, audio=False, rotation=90)
+    r = client.post("/v1/detect", files={"video": ("a.mp4", rotated)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["width"], body["height"]) == (SIZE[1], SIZE[0]) and body["video"]["rotation"] in (90, 270)
+    poster = Image.open(io.BytesIO(base64.b64decode(body["preview"]["data"])))
+    assert poster.size == (SIZE[1], SIZE[0])
