@@ -286,3 +286,49 @@ def test_colour_chunks_kept_at_their_exact_sizes() -> None:
     data = png(insert(rgb(), b"IDAT", (b"gAMA", b"\x00\x00\xb1\x8f" + MARKER), (b"sRGB", b"\x00" + MARKER)))
     out = anonymizer.strip(data, keep_icc=True).data
     assert dict(chunks(out))[b"gAMA"] == b"\x00\x00\xb1\x8f" and dict(chunks(out))[b"sRGB"] == b"\x00"
+
+
+def filter_rows(rows: list[bytes], kinds: list[int]) -> bytes:
+    """PNG filtering, byte by byte as the specification writes it (one byte per pixel: depths under 8)."""
+    out, prior = b"", bytes(len(rows[0]))
+    for row, kind in zip(rows, kinds, strict=True):
+        filtered = bytearray([kind])
+        for i, x in enumerate(row):
+            a, b, c = (row[i - 1] if i else 0), prior[i], (prior[i - 1] if i else 0)
+            p = a + b - c
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c
+            filtered.append((x - (0, a, b, (a + b) // 2, paeth)[kind]) & 0xFF)
+        out += bytes(filtered)
+        prior = row
+    return out
+
+
+def low_depth(depth: int, colour: int, padding: int) -> bytes:
+    """A 13-pixel-wide PNG of `depth` bits whose rows use every filter type and end with `padding` in their
+    unused low bits."""
+    samples = RNG.integers(0, 1 << depth, (10, 13))
+    per_byte = 8 // depth
+    rows = []
+    for line in samples:
+        bits = "".join(format(int(v), f"0{depth}b") for v in line)
+        bits += format(padding, "08b")[-(-len(bits) % 8) :] if len(bits) % 8 else ""
+        rows.append(int(bits, 2).to_bytes(len(bits) // 8, "big"))
+    assert 13 % per_byte
+    parts = [(b"IHDR", struct.pack(">IIBBBBB", 13, 10, depth, colour, 0, 0, 0))]
+    if colour == 3:
+        parts.append((b"PLTE", RNG.integers(0, 255, 3 * (1 << depth), dtype=np.uint8).tobytes()))
+    kinds = [i % 5 for i in range(10)]
+    return png([*parts, (b"IDAT", zlib.compress(filter_rows(rows, kinds))), (b"IEND", b"")])
+
+
+@pytest.mark.parametrize(("depth", "colour"), [(1, 0), (2, 0), (4, 0), (1, 3), (2, 3), (4, 3)])
+def test_padding_bits_at_row_ends_are_hidden_data_and_zeroed(depth: int, colour: int) -> None:
+    clean = low_depth(depth, colour, 0)
+    assert anonymizer.inspect(clean).is_clean
+    assert anonymizer.strip(clean).data == clean  # zero padding under every filter type: kept as it is
+    dirty = low_depth(depth, colour, 0xFF)
+    hidden = [f for f in anonymizer.inspect(dirty).identifying if f.category is metadata.Category.HIDDEN]
+    assert [f.what for f in hidden] == ["padding bits after the last pixel of rows are not zero"]
+    out = anonymizer.strip(dirty)
+    assert out.lossless and anonymizer.inspect(out.data).is_clean
+    assert np.array_equal(frames(out.data)[0], frames(dirty)[0])
