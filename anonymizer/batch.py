@@ -56,7 +56,8 @@ class BatchOptions:
 
     address: a Ray cluster to join ("ray://head:10001", "auto"); None starts a local Ray on this machine.
     workers: actors (one CPU each); None for one per CPU of the cluster.
-    batch_size: photos per task: what a dead worker makes the cluster redo, at most (a video is a task alone).
+    batch_size: photos per task: what a dead worker makes the cluster redo, and how often progress moves (a video
+        is a task alone). Over MAX_BLOCKS * batch_size photos, tasks grow so that there are MAX_BLOCKS of them.
     force: replace outputs that exist already in DST (those of an earlier run into DST are replaced anyway).
     resume: carry over the inputs that DST/manifest.jsonl says are finished (and unchanged since).
     """
