@@ -84,8 +84,9 @@ class Job:
         pace = (now - self.started) / self.frames_done
         return max(0.0, pace * (self.frames_total - self.frames_done))
 
-    def result(self) -> bytes:
-        return self.sink.getvalue()
+    def result(self) -> memoryview:
+        """The clean video without a copy (the store only ever replaces a sink, never resizes one it handed out)."""
+        return self.sink.getbuffer()
 
 
 def urls(job_id: str) -> dict[str, str]:
