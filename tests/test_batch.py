@@ -204,6 +204,8 @@ def test_inputs_exclude_what_the_tool_wrote(tmp_path: Path) -> None:
     assert [e.rel for e in _inputs(resolve(str(tmp_path / "out")), resolve(str(tmp_path / "elsewhere")))] == [
         "a-clean.jpg"
     ]
+    uri = resolve(f"file://{tmp_path}")  # a URI pyarrow understands names the same folder
+    assert uri.local and uri.base == src.base and [e.rel for e in _inputs(uri, src)] == ["a.jpg"]
 
 
 def test_worker_sorts_each_input_into_done_skipped_or_failed(tmp_path: Path) -> None:
