@@ -297,3 +297,22 @@ def test_bad_videos_get_one_line_typed_errors(make: Any, error: type[Exception],
         clean_video(io.BytesIO(make()), sink, still())
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert sink.getvalue() == b""
+
+
+def test_a_truncated_faststart_video_is_refused(tmp_path: Any) -> None:
+    """moov first, media data cut short (a download that stopped): every sample the index lists must be read."""
+    path = tmp_path / "fast.mp4"  # the muxer's faststart pass needs a real file
+    clip = io.BytesIO(make_clip(2.0, 10, (64, 48)))
+    with av.open(clip) as src, av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    whole = path.read_bytes()
+    assert clean(whole, still())[1].frames == 20
+    for cut in (len(whole) - 100, len(whole) // 2):
+        sink = io.BytesIO()
+        with pytest.raises(CorruptImageError, match="truncated"):
+            clean_video(io.BytesIO(whole[:cut]), sink, still())
+        assert sink.getvalue() == b""

@@ -130,13 +130,16 @@ class Source:
     def events(self, with_audio: bool) -> Iterator[Frame | av.Packet[Any]]:
         """Upright frames and (with_audio) the audio packets, in file order."""
         wanted = [self._video, self._audio] if with_audio and self._audio is not None else [self._video]
-        index, last = 0, None
+        index, samples, last = 0, 0, None
         try:
             for packet in self._container.demux(wanted):
                 if packet.stream.type == "audio":
                     if packet.size:
                         yield packet
                     continue
+                samples += 1 if packet.size else 0
+                if packet.is_corrupt:
+                    raise CorruptImageError(f"video sample {samples} is cut short: the video is truncated or corrupt")
                 for decoded in packet.decode():
                     assert isinstance(decoded, av.VideoFrame)
                     frame = self._frame(decoded, index, last)
@@ -144,7 +147,7 @@ class Source:
                     yield frame
         except av.FFmpegError as exc:
             raise _translate(exc, f"frame {index}") from exc
-        self._check_complete(index)
+        self._check_complete(index, samples)
 
     def _frame(self, decoded: av.VideoFrame, index: int, last: Frame | None) -> Frame:
         if decoded.width * decoded.height > self.limits.max_pixels:
@@ -164,12 +167,13 @@ class Source:
         rgb = np.asarray(decoded.to_ndarray(format="rgb24"), np.uint8)
         return Frame(index, upright(rgb, turns), int(pts), duration)
 
-    def _check_complete(self, decoded: int) -> None:
+    def _check_complete(self, decoded: int, samples: int) -> None:
+        """Every sample the container lists was read (frames an edit list leaves out are read, not shown)."""
         expected = self.info.frames
         if decoded == 0:
             raise CorruptImageError("no frame of the video could be decoded: it is truncated or corrupt")
-        if expected and decoded < expected:
-            raise CorruptImageError(f"only {decoded} of {expected} frames could be decoded: the video is truncated")
+        if expected and samples < expected:
+            raise CorruptImageError(f"only {samples} of {expected} video samples could be read: the video is truncated")
 
     def close(self) -> None:
         self._container.close()
