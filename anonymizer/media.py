@@ -10,13 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import TooLargeError, translated
 from .formats import SNIFF_BYTES, Format, Kind, sniff
 from .metadata import Report
 from .options import DEFAULT_LIMITS, CleanOptions, Limits
 from .summary import Summary, VideoFacts
+
+if TYPE_CHECKING:
+    from .faces import Detector
 
 ProgressFn = Callable[[int, int], None]
 
@@ -77,25 +80,33 @@ def strip_stream(src: BinaryIO, sink: BinaryIO, limits: Limits = DEFAULT_LIMITS,
 
 @translated
 def clean_stream(
-    src: BinaryIO, sink: BinaryIO, options: CleanOptions | None = None, video: VideoSettings | None = None
+    src: BinaryIO,
+    sink: BinaryIO,
+    options: CleanOptions | None = None,
+    video: VideoSettings | None = None,
+    detector: Detector | None = None,
 ) -> Summary:
-    """Obscure faces and regions and drop all metadata, `src` to `sink` (verified first); what was done."""
+    """Obscure faces and regions and drop all metadata, `src` to `sink` (verified first); what was done.
+
+    detector: the face detector to use (a service shares one); by default the options' detector."""
     options = options or CleanOptions()
     if kind_of(src).kind is Kind.VIDEO:
-        return _clean_video(src, sink, options, video or VideoSettings())
+        return _clean_video(src, sink, options, video or VideoSettings(), detector)
     from .pipeline import clean
 
-    result = clean(_read_photo(src, options.limits), options)
+    result = clean(_read_photo(src, options.limits), options, detector)
     sink.write(result.data)
     return result.summary()
 
 
-def _clean_video(src: BinaryIO, sink: BinaryIO, options: CleanOptions, video: VideoSettings) -> Summary:
+def _clean_video(
+    src: BinaryIO, sink: BinaryIO, options: CleanOptions, video: VideoSettings, detector: Detector | None
+) -> Summary:
     from .video.clean import AudioMode, VideoCleanOptions, clean_video
 
     audio = AudioMode.KEEP if video.keep_audio else AudioMode.DROP
     settings = VideoCleanOptions(clean=options, audio=audio, quality=video.quality)
-    result = clean_video(src, sink, settings, progress=video.progress, cancel=video.cancel)
+    result = clean_video(src, sink, settings, detector, progress=video.progress, cancel=video.cancel)
     facts = VideoFacts(
         result.frames, result.duration, result.faces_tracked, result.face_frames, result.audio_kept,
         result.rotation_applied,

@@ -51,6 +51,8 @@ class Destination:
                 named = path.suffix or "(no suffix)"
                 raise FileProblem(f"cannot replace in place: the clean copy is {fmt.label} but the file is {named}")
             return path
+        if self.out is not None and self.out.suffix.lower() not in fmt.suffixes:
+            raise FileProblem(f"-o {self.out}: the output is {fmt.label}; name it {fmt.extension}")
         folder = self.out_dir if self.out_dir is not None else path.parent
         target = self.out or folder / f"{path.stem}-clean{path.suffix if same else fmt.extension}"
         if target.resolve() == path.resolve():

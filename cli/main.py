@@ -17,6 +17,7 @@ from anonymizer import (
     CleanOptions,
     FaceShape,
     Format,
+    Kind,
     Method,
     OutputFormat,
     Regions,
@@ -150,6 +151,10 @@ def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
         return fmt
     named = formats.by_suffix(out.suffix)
     writable = ", ".join(f.extension for f in formats.writable())
+    if named is not None and named.kind is Kind.VIDEO:  # a clean video is an MP4 whatever --format says
+        if named.name != "mp4":
+            raise usage("anonymize clean", f"-o {out}: a clean video is an MP4; name it .mp4")
+        return fmt
     if named is None or not named.writable:
         what = f"{named.label} cannot be written" if named else f"'{out.suffix or '(no suffix)'}' names no format"
         raise usage("anonymize clean", f"-o {out}: {what}; name it {writable}")

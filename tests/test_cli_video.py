@@ -65,3 +65,14 @@ def test_a_video_that_cannot_be_stripped_leaves_nothing(tmp_path: Path) -> None:
     code, _, err = cli("strip", clip)
     assert code == Exit.INPUT and "AVI" in err.upper()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+
+
+def test_clean_a_video_to_a_named_output(mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    code, _, err = cli("clean", mixed / "clip.mov", "-o", out, "--no-faces")
+    assert code == 0, err
+    assert frame_count(out.read_bytes()) == 10
+    code, _, err = cli("clean", mixed / "clip.mov", "-o", tmp_path / "out.mov", "--no-faces")
+    assert code == Exit.USAGE and "name it .mp4" in err
+    code, _, err = cli("clean", mixed / "photo.jpg", "-o", tmp_path / "photo.mp4", "--no-faces")
+    assert code == Exit.FILES and "name it .jpg" in err and not (tmp_path / "photo.mp4").exists()
