@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from anonymizer import Limits, review
 from anonymizer import formats as registry
 from anonymizer.faces import Detector
+from anonymizer.video.poster import poster_review
 
 from ..deps import ModelsDep, PoolDep, SettingsDep, run_job
 from ..errors import RequestError
 from ..forms import FIELD_LIMIT, Form, FormSpec
-from ..poster import poster_review
 from ..schemas import PHOTO, VIDEO, DetectForm, DetectOut, error_responses, multipart_body
 from ..settings import Settings
 from .common import form_fields

@@ -1,10 +1,5 @@
-"""A video's poster frame for /v1/detect: its faces, its upright preview, its timing, its metadata report.
-
-Stop-gap: this composes library calls only (the library decodes, detects and encodes; nothing here touches
-pixels, which stay an opaque object between anonymizer.video.frames and anonymizer.imaging). It belongs in the
-library as `anonymizer.video.poster(src, limits) -> (pixels, info)` (or a review-like `review_video`); once that
-exists, `poster_review` shrinks to one call of it.
-"""
+"""A video's poster frame, for a frontend to show before a job starts: its faces, its upright preview, its timing
+and the video's metadata report (what /v1/detect answers for a video)."""
 
 from __future__ import annotations
 
@@ -12,9 +7,12 @@ import io
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from anonymizer import InputError, Limits, Report, media, review
-from anonymizer import formats as registry
-from anonymizer.faces import Detector
+from .. import formats as registry
+from .. import media, review
+from ..errors import InputError
+from ..faces import Detector
+from ..metadata import Report
+from ..options import Limits
 
 #: the poster is the first frame at or after this many seconds (the very first frame is often a fade-in)
 POSTER_SECONDS = 1.0
@@ -31,8 +29,8 @@ class PosterReview:
 
 def _poster_png(src: BinaryIO, limits: Limits) -> tuple[bytes, dict[str, Any]]:
     """The poster frame, upright, as a PNG, and the video's timing."""
-    from anonymizer.imaging import encode
-    from anonymizer.video import frames
+    from ..imaging import encode
+    from . import frames
 
     with frames.Source(src, limits) as source:
         info = source.info
