@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
@@ -290,10 +290,10 @@ def clean_command(
         render.error("anonymize clean", str(exc))
         raise typer.Exit(Exit.FILES if isinstance(exc, FileProblem) else for_error(exc)) from None
 
-    if engine is Engine.RAY:
-        _on_ray(sources, out_dir, options, address, workers, force, as_json)
-        return
     settings = VideoSettings(keep_audio=audio is Audio.KEEP, quality=video_quality)
+    if engine is Engine.RAY:
+        _on_ray(sources, out_dir, options, settings, RayPlace(address, workers), force, as_json)
+        return
 
     def job(src: BinaryIO, sink: BinaryIO) -> Summary:
         return media.clean_stream(src, sink, options, _with_progress(settings, as_json))
@@ -309,12 +309,18 @@ def clean_command(
     )
 
 
+@dataclass(frozen=True)
+class RayPlace:
+    address: str | None
+    workers: int | None
+
+
 def _on_ray(
     sources: list[str],
     out_dir: str | None,
     options: CleanOptions,
-    address: str | None,
-    workers: int | None,
+    video: VideoSettings,
+    place: RayPlace,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -324,12 +330,22 @@ def _on_ray(
     try:
         from anonymizer.batch import BatchOptions, BatchProgress, clean_collection
 
-        def show(p: BatchProgress) -> None:
-            if not as_json:
-                rate = (p.done + p.failed + p.skipped) / max(p.seconds, 1e-6)
-                render.note(f"{p.done} done, {p.failed} failed, {p.skipped} skipped of {p.total} ({rate:.1f}/s)")
+        shown = [-10.0]
 
-        settings = BatchOptions(clean=options, address=address, workers=workers, force=force)
+        def show(p: BatchProgress) -> None:  # a line every 5 s at most, and the last one
+            if as_json or (p.seconds - shown[0] < 5 and not p.finished):
+                return
+            shown[0] = p.seconds
+            render.note(f"{p.done} done, {p.failed} failed, {p.skipped} skipped of {p.total} ({p.rate:.1f}/s)")
+
+        settings = BatchOptions(
+            clean=options,
+            address=place.address,
+            workers=place.workers,
+            force=force,
+            keep_audio=video.keep_audio,
+            video_quality=video.quality,
+        )
         result = clean_collection(sources[0], out_dir, settings, show)
     except Exception as exc:  # noqa: BLE001 - one line with the exit code of its kind (Ray missing: a usage error)
         state = batch.Batch(quiet=as_json)
