@@ -320,3 +320,13 @@ def test_offsets_past_4_gb_use_co64() -> None:
         track = read_track(moov, trak, "t")
         assert track.tables.offsets == want.offsets and min(track.tables.offsets) >= 1 << 32
     assert b"co64" in moov and b"stco" not in moov
+
+
+def test_3gpp_location_is_shown_as_a_position() -> None:
+    import io
+
+    from anonymizer import inspect_stream
+
+    clip = make_clip(0.5, 10, (64, 48), metadata={"location": "+48.8584+002.2945/"}, container="3gp", audio=False)
+    found = [f.what for f in inspect_stream(io.BytesIO(clip)).findings if "3GPP location" in f.what]
+    assert found == ["3GPP location: 48.8584 N, 2.2945 E"]

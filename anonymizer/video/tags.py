@@ -98,9 +98,26 @@ def udta(data: bytes, parent: Box, where: str, base: int, parsed: Parsed, depth:
             item(box.kind, payload, here, parsed)
 
 
+def loci_text(payload: bytes) -> str:
+    """A 3GPP `loci` box in words: its place name and position (TS 26.244: full box, language, name, role,
+    longitude, latitude and altitude in 16.16 fixed point, body, notes); '' when it cannot be read."""
+    end = payload.find(b"\x00", 6)
+    if len(payload) < 6 or end < 0 or end + 14 > len(payload):
+        return ""
+    name = payload[6:end].decode("utf-8", "replace")
+    if name.startswith("\ufeff") or payload[6:8] in (b"\xfe\xff", b"\xff\xfe"):
+        name = payload[6:end].decode("utf-16", "replace")
+    at = end + 2  # the NUL, then the role byte
+    lon, lat = (int.from_bytes(payload[at + i : at + i + 4], "big", signed=True) / 65536 for i in (0, 4))
+    place = f"{abs(lat):.4f} {'N' if lat >= 0 else 'S'}, {abs(lon):.4f} {'E' if lon >= 0 else 'W'}"
+    return f"{printable(name.encode())} {place}".strip()
+
+
 def item(kind: bytes, payload: bytes, where: str, parsed: Parsed) -> None:
     category, words = ITEMS.get(kind, (_C.UNKNOWN, f"user data '{tag_name(kind)}'"))
-    if category in (_C.EMBEDDED, _C.DEVICE) or kind in (b"TAGS", b"hnti"):
+    if kind == b"loci" and (text := loci_text(payload)):
+        parsed.add(where, f"{words}: {text}", category, len(payload))
+    elif category in (_C.EMBEDDED, _C.DEVICE) or kind in (b"TAGS", b"hnti"):
         parsed.add(where, f"{words}, {human_size(len(payload))}", category, len(payload))
     else:
         parsed.add(where, f"{words}: {text_of(payload)}", category, len(payload))
