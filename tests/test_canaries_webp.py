@@ -223,7 +223,11 @@ def test_the_incremental_decoder_finds_the_same_end_as_a_decoding_search(params:
         frame = webp.Frame("test", big.width, big.height, kind=kind, stream=(0, len(payload)))
         full = webp._decode(webp._still(frame, None, payload))
         assert full is not None
-        searched = webp._shortest(len(payload), full, lambda n, p=payload, f=frame: webp._still(f, None, p[:n]))
+        def same(n: int, p: bytes = payload, f: webp.Frame = frame, reference: np.ndarray = full) -> bool:
+            out = webp._decode(webp._still(f, None, p[:n]))
+            return out is not None and np.array_equal(out, reference)
+
+        searched = webp._shortest(len(payload), same)
         incremental = webp._incremental_end(frame, None, payload)
         # the incremental decoder may want one byte the whole-file decoder reads as a zero past the end
         assert incremental in (searched, searched + 1, None) and searched <= len(stream)

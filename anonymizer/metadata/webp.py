@@ -263,13 +263,22 @@ def _decode(webp: bytes) -> np.ndarray | None:
         return None
 
 
-def _shortest(size: int, full: np.ndarray, build: Callable[[int], bytes]) -> int:
-    """The shortest length n <= size at which build(n) decodes to `full`; size when nothing shorter does."""
+def _decodes_to(full: np.ndarray | None, build: Callable[[int], bytes]) -> Callable[[int], bool]:
+    """Whether build(n) decodes: completely, by libwebp's incremental decoder (the same test that finds where a
+    bitstream ends, so that strip's output passes its own verification); without it, to `full`, by Pillow."""
 
-    def same(n: int) -> bool:
+    def decodes(n: int) -> bool:
+        if LIBWEBP is not None:
+            return _complete(build(n))
         out = _decode(build(n))
-        return out is not None and np.array_equal(out, full)
+        return out is not None and full is not None and np.array_equal(out, full)
 
+    return decodes
+
+
+def _shortest(size: int, same: Callable[[int], bool]) -> int:
+    """The shortest length n <= size for which same(n) holds (it holds for size, and for every n past the
+    shortest); size when nothing shorter does."""
     good, step = size, 1
     while good - step >= 0 and same(good - step):  # normal streams end at or next to the chunk's end
         good -= step
@@ -293,11 +302,14 @@ def _ends(data: bytes, frame: Frame) -> tuple[int, int]:
     known = ENDS.get(key)
     if isinstance(known, tuple):
         return known
-    full: np.ndarray | None = None
+    compressed_alpha = alpha is not None and alpha[0] & 0x03 != 0
+    full = _full(frame, alpha, stream) if LIBWEBP is None or compressed_alpha else None
     stream_end = _incremental_end(frame, alpha, stream)
     if stream_end is None:  # libwebp not reachable, or more than a few bytes after the end: search by decoding
-        full = _full(frame, alpha, stream)
-        stream_end = _shortest(len(stream), full, lambda n: _still(frame, alpha, stream[:n]))
+        decodes = _decodes_to(full, lambda n: _still(frame, alpha, stream[:n]))
+        if not decodes(len(stream)):
+            raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
+        stream_end = _shortest(len(stream), decodes)
     decodable = stream_end
     while stream_end < len(stream) and stream[stream_end] == 0 and stream_end - decodable < VP8_FLUSH_SLACK:
         stream_end += 1
@@ -316,10 +328,17 @@ def _full(frame: Frame, alpha: bytes | None, stream: bytes) -> np.ndarray:
 
 
 def _alpha_end(frame: Frame, alpha: bytes, stream: bytes, full: np.ndarray | None) -> int:
+    """Where the alpha data ends: raw, one byte per pixel; compressed, the shortest prefix that still decodes to
+    the same pixels (a cut alpha stream may decode, to other alpha values)."""
     if alpha[0] & 0x03 == 0:  # uncompressed: one byte per pixel after the header byte
         return min(len(alpha), 1 + frame.width * frame.height)
     reference = full if full is not None else _full(frame, alpha, stream)
-    return max(1, _shortest(len(alpha), reference, lambda n: _still(frame, alpha[:n], stream)))
+
+    def same(n: int) -> bool:
+        out = _decode(_still(frame, alpha[:n], stream))
+        return out is not None and np.array_equal(out, reference)
+
+    return max(1, _shortest(len(alpha), same))
 
 
 # --- libwebp's incremental decoder: one decode finds where a bitstream ends ------------------------------------
@@ -353,8 +372,9 @@ LIBWEBP = _libwebp()
 
 def _incremental_end(frame: Frame, alpha: bytes | None, stream: bytes) -> int | None:
     """The shortest length of `stream` libwebp decodes completely, found by feeding its incremental decoder the
-    last INCREMENTAL_TAIL bytes one at a time; None when the decoder is not available or the stream decodes
-    without them (more surplus than that: the caller searches). CorruptImageError when it never decodes."""
+    last INCREMENTAL_TAIL bytes one at a time; None when the decoder is not available, when the stream decodes
+    without them (more surplus than that) or not at all: the caller searches then, with the same test on every
+    prefix, so that a stream cut where it ends is found to end there again."""
     if LIBWEBP is None:
         return None
     still = _still(frame, alpha, stream)
@@ -370,10 +390,22 @@ def _incremental_end(frame: Frame, alpha: bytes | None, stream: bytes) -> int | 
             if status == STATUS_OK:
                 return None if size == first and first > start + 1 else size - start
             if status != STATUS_SUSPENDED:
-                break
+                return None
     finally:
         LIBWEBP.WebPIDelete(decoder)
-    raise CorruptImageError(f"{frame.where}: the image bitstream does not decode")
+    return None
+
+
+def _complete(webp: bytes) -> bool:
+    """Whether libwebp's incremental decoder, given all of `webp`, decodes it completely."""
+    assert LIBWEBP is not None
+    decoder = LIBWEBP.WebPINewDecoder(None)
+    if not decoder:
+        return False
+    try:
+        return bool(LIBWEBP.WebPIUpdate(decoder, webp, len(webp)) == STATUS_OK)
+    finally:
+        LIBWEBP.WebPIDelete(decoder)
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
@@ -418,7 +450,11 @@ def _write(data: bytes, state: State, parsed: Parsed) -> list[Piece]:
         raise CorruptImageError("WebP has animation or alpha chunks but no VP8X header")
     flags = (FLAG_ANIMATION if animated else 0) | (state.flags & FLAG_ALPHA) | (FLAG_ALPHA if alpha else 0)
     flags |= FLAG_ICC if state.icc else 0
-    canvas = (state.canvas[0] - 1).to_bytes(3, "little") + (state.canvas[1] - 1).to_bytes(3, "little")
+    width, height = state.canvas if animated else (frames[0].width, frames[0].height)  # a still: its bitstream's
+    if (width, height) != state.canvas:
+        parsed.add("WebP VP8X chunk", f"canvas {state.canvas[0]}x{state.canvas[1]} is not the image's {width}x{height}",
+                   Category.HIDDEN, 6)
+    canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     head = [_raw_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + canvas)]
     head += [_raw_chunk(b"ICCP", state.icc)] if state.icc else []
     head += [_raw_chunk(b"ANIM", state.anim)] if state.anim is not None else []
