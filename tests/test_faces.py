@@ -329,6 +329,11 @@ def test_a_focused_pass_looks_only_around_its_hints(canvas: RGB) -> None:
     # a hint scoring below `near` is no hint; without any the pass looks nowhere
     assert pass_tiles(step, 3000, 2000, plan, hint * [1, 1, 1, 1, 0.5]) == []
     assert run_pass(WhiteSquares(), canvas, step, plan)[0].shape == (0, 5)
+    # hints all over the photo: the whole grid, not a patchwork of the same area
+    xs, ys = np.meshgrid(np.arange(50, 3000, 200), np.arange(50, 2000, 200))
+    everywhere = np.stack([xs.ravel(), ys.ravel(), xs.ravel() + 20, ys.ravel() + 20, np.ones(xs.size)], axis=1)
+    whole = tile_grid(3000, 2000, step.scale(3000, 2000), plan)
+    assert pass_tiles(step, 3000, 2000, plan, everywhere.astype(np.float32)) == whole
 
 
 @pytest.mark.parametrize("turns", [1, 3])

@@ -36,6 +36,9 @@ from .merge import Boxes, drop_contained, fuse
 Model = Callable[[RGB, float], Boxes]
 
 EDGE = 2.0  # a box this close to a tile edge shared with another tile was cut by that edge
+#: a focused pass whose parts would cover more than this share of its view looks at all of it: as many pixels
+#: in fewer, larger tiles (less padding, more context)
+WHOLE_ABOVE = 0.7
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def tile_grid(width: int, height: int, scale: float, plan: Plan, within: Rect | 
 
 def pass_tiles(step: Pass, width: int, height: int, plan: Plan, hints: Boxes) -> list[Rect]:
     """The tiles a pass runs over its width x height view: all of it, or for a focused pass the parts around
-    the hints (photo boxes scoring at least `step.near`), when those are smaller than the whole."""
+    the hints (photo boxes scoring at least `step.near`) unless those cover most of it."""
     scale = step.scale(width, height)
     whole = tile_grid(width, height, scale, plan)
     if step.near is None:
@@ -99,9 +102,7 @@ def pass_tiles(step: Pass, width: int, height: int, plan: Plan, hints: Boxes) ->
     cell = max(width, height) / plan.cells
     rects = focus_rects(seen, width, height, cell, plan.overlap / 2 / scale)
     tiles = [tile for rect in rects for tile in tile_grid(width, height, scale, plan, rect)]
-    if _area(tiles) >= _area(whole):
-        return whole
-    return tiles
+    return whole if _area(tiles) > WHOLE_ABOVE * _area(whole) else tiles
 
 
 def _area(rects: list[Rect]) -> int:
