@@ -81,17 +81,18 @@ def parse(data: bytes, parsed: Parsed) -> None:
         parsed.pos = pos
         parsed.part()
         length, kind = u32(data, pos, "PNG chunk length"), data[pos + 4 : pos + 8]
+        name = tag_name(kind)
         if length > 0x7FFFFFFF:
             raise CorruptImageError(f"PNG chunk at offset {pos:#x} claims an impossible length")
         if kind not in IMAGE:  # image data is bounded by the pixel limits when it is inflated
-            check_item(length, parsed.limits, f"PNG chunk '{tag_name(kind)}'")
-        need(data, pos + 8, length + 4, f"PNG chunk '{tag_name(kind)}'")
+            check_item(length, parsed.limits, f"PNG chunk '{name}'")
+        need(data, pos + 8, length + 4, f"PNG chunk '{name}'")
         if not parsed.header_seen and kind != b"IHDR":
             raise CorruptImageError("PNG does not start with an IHDR chunk")
         end = pos + 12 + length
-        where = f"PNG {tag_name(kind)} chunk @ {pos:#x}"
+        where = f"PNG {name} chunk @ {pos:#x}"
         _check_crc(data, pos, end, where, parsed)
-        _chunk(data, kind, pos, end, state, parsed)
+        _chunk(data, kind, pos, end, where, state, parsed)
         pos = end
         if kind == b"IEND":
             _finish(data, state, parsed)
@@ -104,9 +105,8 @@ def _check_crc(data: bytes, start: int, end: int, where: str, parsed: Parsed) ->
         parsed.add(where, "its CRC does not match its contents (4 bytes no field explains)", Category.HIDDEN, 4)
 
 
-def _chunk(data: bytes, kind: bytes, start: int, end: int, state: State, parsed: Parsed) -> None:
+def _chunk(data: bytes, kind: bytes, start: int, end: int, where: str, state: State, parsed: Parsed) -> None:
     body = data[start + 8 : end - 4] if kind != b"IDAT" and kind != b"fdAT" else b""
-    where = f"PNG {tag_name(kind)} chunk @ {start:#x}"
     if kind in IMAGE:
         _image_chunk(data, kind, start, end, body, where, state, parsed)
         return
