@@ -35,8 +35,10 @@ from ..types import Box, Detection
 MATCH_IOU = 0.2
 #: ... or, failing that, when their sizes are within 2x and their centres within this many face sizes, plus
 #: this many face sizes per frame since the last sighting (more for a track whose motion is not known yet)
-MATCH_CENTRE = 0.8
-MATCH_DRIFT = (0.7, 0.25)  # motion unknown (one sighting), motion known
+MATCH_CENTRE = 0.5
+MATCH_DRIFT = (0.7, 0.1)  # motion unknown (one sighting), motion known (the camera's is followed)
+#: a track's own motion fades by this factor a frame a detector missed it (a wrong match must not carry it off)
+VELOCITY_FADE = 0.85
 #: a box carried over frames where the face was not seen grows by this share per frame, up to MAX_GROWTH
 GROWTH_PER_FRAME = 0.04
 MAX_GROWTH = 1.8
@@ -217,6 +219,8 @@ class Tracker:
         growth = _growth(missed) if looked else _growth(missed) ** 0.5
         track.coasted.append((frame, track.box))
         self._put(frame, track.id, track.box.scaled(growth))
+        if looked:  # missed where a detector looked: less sure of its own motion
+            track.velocity = (track.velocity[0] * VELOCITY_FADE, track.velocity[1] * VELOCITY_FADE)
 
     def _start(self, frame: int, box: Box) -> None:
         track = _Track(self._next_id, frame, box, frame, box)
