@@ -300,3 +300,11 @@ def test_lzw_walk_agrees_with_a_plain_decoder(seed: int) -> None:
     walked = gif._walk(stream, min_size, 150 * 211)
     assert count == walked.pixels == 150 * 211
     assert walked.cut + walked.end_width == end and walked.clean
+
+
+def test_an_image_over_the_pixel_limit_is_reported_unchecked_and_strip_refuses_it() -> None:
+    limits = anonymizer.Limits(max_pixels=100)
+    report = anonymizer.inspect(still(), limits)
+    assert any("not checked for hidden bytes" in f.what for f in report.identifying)
+    with pytest.raises(anonymizer.TooLargeError):
+        anonymizer.strip(still(), limits)

@@ -332,3 +332,12 @@ def test_padding_bits_at_row_ends_are_hidden_data_and_zeroed(depth: int, colour:
     out = anonymizer.strip(dirty)
     assert out.lossless and anonymizer.inspect(out.data).is_clean
     assert np.array_equal(frames(out.data)[0], frames(dirty)[0])
+
+
+def test_an_image_over_the_pixel_limit_is_reported_unchecked_and_strip_refuses_it() -> None:
+    limits = anonymizer.Limits(max_pixels=100)
+    data = png(rgb())
+    report = anonymizer.inspect(data, limits)
+    assert any("not checked for hidden bytes" in f.what for f in report.identifying)
+    with pytest.raises(anonymizer.TooLargeError):
+        anonymizer.strip(data, limits)

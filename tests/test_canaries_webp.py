@@ -242,3 +242,13 @@ def test_without_libwebp_the_decoding_search_gives_the_same_output(place: str, m
     monkeypatch.setattr(webp, "LIBWEBP", None)
     monkeypatch.setattr(webp, "ENDS", webp.Memo())
     assert anonymizer.strip(data).data == with_incremental and not leaks(with_incremental)
+
+
+@pytest.mark.parametrize("kind", ["lossy", "animated"])
+def test_an_image_over_the_pixel_limit_is_reported_unchecked_and_strip_refuses_it(kind: str) -> None:
+    limits = anonymizer.Limits(max_pixels=100)
+    data = NORMAL[kind]()
+    report = anonymizer.inspect(data, limits)
+    assert any("not checked for hidden bytes" in f.what for f in report.identifying)
+    with pytest.raises(anonymizer.TooLargeError):
+        anonymizer.strip(data, limits)

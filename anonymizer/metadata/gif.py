@@ -21,7 +21,7 @@ from PIL import Image
 from ..errors import CorruptImageError, TooLargeError
 from . import blobs, icc, xmp
 from .base import Parsed, Piece, check_item, human_size, need, printable, tag_name, u8
-from .png import Memo
+from .png import Memo, unchecked
 from .report import Category, Risk
 
 LOOPING = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}
@@ -110,7 +110,8 @@ def parse(data: bytes, parsed: Parsed) -> None:
             raise CorruptImageError(f"unknown GIF block {kind:#04x} at offset {pos:#x}")
     if not state.images:
         raise CorruptImageError("GIF holds no image")
-    parsed.keep[:] = _write(state, parsed)
+    if not unchecked(parsed, [(image.where, image.width, image.height) for image in state.images]):
+        parsed.keep[:] = _write(state, parsed)
     blobs.trailer_findings(data, pos + 1, f"GIF after trailer @ {pos + 1:#x}", parsed)
 
 
@@ -128,8 +129,6 @@ def _image(data: bytes, pos: int, state: State, parsed: Parsed) -> int:
         raise CorruptImageError(f"GIF image at offset {pos:#x} has an invalid LZW code size {min_size}")
     end, spans = _blocks(data, table_end + 1, parsed)
     width, height = int.from_bytes(data[pos + 5 : pos + 7], "little"), int.from_bytes(data[pos + 7 : pos + 9], "little")
-    if width * height > parsed.limits.max_pixels:
-        raise TooLargeError(f"GIF image of {width}x{height} is over the pixel limit")
     if width == 0 or height == 0:
         parsed.add(where, "an image without pixels", Category.HIDDEN, end - pos)
         state.control = None

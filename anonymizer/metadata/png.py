@@ -481,6 +481,18 @@ class Memo:
                 self._items.popitem(last=False)
 
 
+def unchecked(parsed: Parsed, images: list[tuple[str, int, int]]) -> bool:
+    """Whether an image (where, width, height) is over the pixel limit: then its data is not decoded to be
+    checked, that is reported, and strip re-encodes from pixels (where decoding refuses it as too large)."""
+    for where, width, height in images:
+        if width * height > parsed.limits.max_pixels:
+            why = f"{width}x{height} is over the pixel limit"
+            parsed.add(where, f"image data not checked for hidden bytes: {why}", Category.UNKNOWN, risk=Risk.HIGH)
+            parsed.reencode_why = f"its image data cannot be checked for hidden bytes ({why})"
+            return True
+    return False
+
+
 EXACT = Memo()  # digest of a frame's image data that is exactly its rows -> its palette use (or b"" unknown)
 
 
@@ -671,6 +683,8 @@ def _finish(data: bytes, state: State, parsed: Parsed) -> None:
         parsed.add(frames[1].where, "animation frames without an animation control chunk", Category.HIDDEN)
         frames = frames[:1]
     animated = state.actl is not None and any(f.control is not None for f in frames)
+    if unchecked(parsed, [(f.where, f.width, f.height) for f in frames]):
+        return
     settled = [_settle(data, frame, state, parsed) for frame in frames]
     head: list[Piece] = [SIGNATURE, chunk(b"IHDR", struct.pack(">IIBBBBB", *state.header[:4], 0, 0, state.header[4]))]
     head += state.colour

@@ -28,7 +28,7 @@ from PIL import Image
 from ..errors import CorruptImageError
 from . import blobs, exif, icc, xmp
 from .base import Parsed, Piece, check_item, human_size, need, tag_name, u32
-from .png import Memo
+from .png import Memo, unchecked
 from .report import Category
 
 KEEP = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
@@ -77,7 +77,11 @@ def parse(data: bytes, parsed: Parsed) -> None:
         pos = _chunk(data, pos, total, state, parsed)
     if not parsed.header_seen or not state.frames:
         raise CorruptImageError("WebP holds no image bitstream (VP8 or VP8L)")
-    parsed.keep[:] = _write(data, state, parsed)
+    images = [(f.where, f.width, f.height) for f in state.frames]
+    if state.anim is not None:
+        images.append(("WebP VP8X chunk", *state.canvas))
+    if not unchecked(parsed, images):
+        parsed.keep[:] = _write(data, state, parsed)
     blobs.trailer_findings(data, total, f"WebP after RIFF end @ {total:#x}", parsed)
 
 
