@@ -480,6 +480,11 @@ class Memo:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget everything (a benchmark's repeats then cost what a first call costs)."""
+        with self._lock:
+            self._items.clear()
+
 
 def unchecked(parsed: Parsed, images: list[tuple[str, int, int]]) -> bool:
     """Whether an image (where, width, height) is over the pixel limit: then its data is not decoded to be
