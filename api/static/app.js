@@ -455,7 +455,7 @@
     } else {
       parts.push(node('p', { class: 'warn', text:
         `${telling.length} item${telling.length === 1 ? '' : 's'} that could say who, where, when or with what:` }));
-      parts.push(node('ul', { class: 'findings', 'aria-label': 'Metadata in the photo you opened' },
+      parts.push(node('ul', { class: 'findings', 'aria-label': 'Metadata in the file you opened' },
         telling.map(findingItem)));
     }
     if (structural) {
