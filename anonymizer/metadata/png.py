@@ -465,10 +465,10 @@ class Memo:
 
     @staticmethod
     def key(head: bytes, parts: list[memoryview]) -> bytes:
-        digest = hashlib.blake2b(head, digest_size=16)
+        digest = hashlib.sha256(head)
         for part in parts:
             digest.update(part)
-        return digest.digest()
+        return digest.digest()[:16]
 
     def get(self, key: bytes) -> object | None:
         with self._lock:
