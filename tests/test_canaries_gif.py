@@ -308,3 +308,9 @@ def test_an_image_over_the_pixel_limit_is_reported_unchecked_and_strip_refuses_i
     assert any("not checked for hidden bytes" in f.what for f in report.identifying)
     with pytest.raises(anonymizer.TooLargeError):
         anonymizer.strip(still(), limits)
+
+
+def test_a_graphic_control_extension_without_an_image_is_hidden_data() -> None:
+    data = still()[:-1] + b"\x21\xf9\x04\x00\x7e\x7f\x00\x00\x3b"
+    assert metadata.Category.HIDDEN in {f.category for f in anonymizer.inspect(data).identifying}
+    assert b"\x7e\x7f" not in anonymizer.strip(data).data

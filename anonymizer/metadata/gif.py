@@ -101,6 +101,8 @@ def parse(data: bytes, parsed: Parsed) -> None:
         parsed.part()
         kind = u8(data, pos, "GIF block")
         if kind == 0x3B:
+            if state.control is not None:
+                parsed.add(f"GIF @ {pos:#x}", "a graphic control extension no image follows", Category.HIDDEN, 4)
             break
         if kind == 0x2C:
             pos = _image(data, pos, state, parsed)
