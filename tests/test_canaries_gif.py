@@ -314,3 +314,9 @@ def test_a_graphic_control_extension_without_an_image_is_hidden_data() -> None:
     data = still()[:-1] + b"\x21\xf9\x04\x00\x7e\x7f\x00\x00\x3b"
     assert metadata.Category.HIDDEN in {f.category for f in anonymizer.inspect(data).identifying}
     assert b"\x7e\x7f" not in anonymizer.strip(data).data
+
+
+def test_the_pixel_aspect_ratio_byte_is_hidden_data_and_zeroed() -> None:
+    data = still()[:12] + b"\x7e" + still()[13:]
+    assert metadata.Category.HIDDEN in {f.category for f in anonymizer.inspect(data).identifying}
+    assert anonymizer.strip(data).data[12] == 0

@@ -94,6 +94,9 @@ def parse(data: bytes, parsed: Parsed) -> None:
     pos = 13 + (3 * (2 << (packed & 7)) if packed & 0x80 else 0)
     need(data, 0, pos, "GIF global colour table")
     state.screen = data[6:10] + bytes([packed & 0xF7, data[11], 0])
+    if data[12]:
+        parsed.add("GIF logical screen descriptor", "pixel aspect ratio set (decoders ignore it; strip zeroes it)",
+                   Category.HIDDEN, 1)
     state.table, state.background = (data[13:pos] if packed & 0x80 else None), data[11]
     parsed.structure("GIF header", f"GIF {int.from_bytes(data[6:8], 'little')}x{int.from_bytes(data[8:10], 'little')}")
     while True:
