@@ -320,3 +320,11 @@ def test_the_pixel_aspect_ratio_byte_is_hidden_data_and_zeroed() -> None:
     data = still()[:12] + b"\x7e" + still()[13:]
     assert metadata.Category.HIDDEN in {f.category for f in anonymizer.inspect(data).identifying}
     assert anonymizer.strip(data).data[12] == 0
+
+
+def test_a_transparent_index_with_transparency_off_is_hidden_data_and_zeroed() -> None:
+    data = gce_edit(animated(), lambda g: g[:3] + bytes([g[3] & 0xFE]) + g[4:6] + b"\x7e" + g[7:])
+    assert metadata.Category.HIDDEN in {f.category for f in anonymizer.inspect(data).identifying}
+    out = anonymizer.strip(data).data
+    at = out.index(b"\x21\xf9\x04")
+    assert out[at + 6] == 0

@@ -189,6 +189,8 @@ def _control(first: bytes, spans: list[tuple[int, int]], where: str, state: Stat
     if state.control is not None:
         parsed.add(where, "a second graphic control extension for one image", Category.HIDDEN, 4)
     transparent = first[3] if first[0] & 1 else 0
+    if first[3] != transparent:
+        parsed.add(where, "a transparent colour index with transparency off", Category.HIDDEN, 1)
     state.control = bytes([first[0] & 0x1F]) + first[1:3] + bytes([transparent])
 
 
