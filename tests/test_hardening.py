@@ -399,7 +399,12 @@ def test_decompression_bomb_is_too_large_before_decoding() -> None:
         imaging.decode(bomb)
     with pytest.raises(TooLargeError, match=r"megapixels|bomb"):
         anonymizer.clean(bomb, CleanOptions(detect_faces=False))
-    assert anonymizer.inspect(bomb).is_clean  # strip and inspect never decode pixels: nothing to bound there
+    # inspect does not decode an image over the limit to check its data: it says so (never "clean"), and strip,
+    # which would have to, refuses it as too large
+    report = anonymizer.inspect(bomb)
+    assert not report.is_clean and any("not checked" in f.what for f in report.identifying)
+    with pytest.raises(TooLargeError):
+        anonymizer.strip(bomb)
 
 
 # --- the command line: files ----------------------------------------------------------------------------------

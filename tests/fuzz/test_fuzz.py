@@ -11,7 +11,6 @@ input that takes over 2 s, or an output that `inspect` does not pass (see harnes
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -56,7 +55,7 @@ mutation = st.tuples(
 @pytest.mark.parametrize("family", seeds.FAMILIES)
 @settings(
     max_examples=PER_FAMILY,
-    deadline=timedelta(seconds=harness.TIME_LIMIT),
+    deadline=None,  # the harness bounds each input's CPU time itself (a loaded machine must not fail it)
     derandomize=not RANDOM,
     database=None,
     phases=(Phase.explicit, Phase.generate, Phase.shrink),
