@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -16,11 +14,8 @@ from anonymizer import (
     Category,
     CleanOptions,
     FaceShape,
-    Format,
-    Kind,
     Method,
     OutputFormat,
-    Regions,
     Summary,
     __version__,
     formats,
@@ -29,39 +24,11 @@ from anonymizer import (
 from anonymizer.media import VideoSettings  # imports no video code: the settings only
 from anonymizer.options import QUALITY_RANGE
 
-from . import batch, render
+from . import batch, engines, inputs, render
+from .engines import Audio, Engine
 from .exits import Exit, epilog, for_error
 from .files import FileProblem, open_input, read_input, walk
-
-
-class Engine(StrEnum):
-    LOCAL = "local"
-    RAY = "ray"
-
-
-class Audio(StrEnum):
-    KEEP = "keep"
-    DROP = "drop"
-
-
-def _with_progress(settings: VideoSettings, quiet: bool) -> VideoSettings:
-    """A progress bar with ETA for each video (frames done of all), on a terminal."""
-    if quiet or not render.err.is_terminal:
-        return settings
-    from rich.progress import Progress
-
-    bar = Progress(console=render.err, transient=True)
-    task = bar.add_task("frames", total=None)
-
-    def progress(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total or None)
-        if total and done >= total:
-            bar.stop()
-
-    return replace(settings, progress=progress)
-
+from .inputs import LIMIT, usage
 
 app = typer.Typer(
     name="anonymize",
@@ -77,9 +44,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: no "<bool>" after flags (the rich renderer shows one even for -h)
 )
 
-LIMIT = batch.LIMIT_BYTES
-ITEM_LIMIT = 64 * 1024 * 1024
-FLAG_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 
 
 def flag(*names: str, help: str) -> Any:
@@ -116,25 +80,6 @@ def main(
     batch.DEBUG["on"] = debug
 
 
-def usage(name: str, message: str) -> typer.Exit:
-    """A usage problem found before any work: one line, exit 2."""
-    render.error(name, message)
-    return typer.Exit(Exit.USAGE)
-
-
-def _check_paths(paths: list[Path], command: str) -> None:
-    for path in paths:
-        if path.name.lower() in FLAG_WORDS and not path.exists():
-            raise usage(f"anonymize {command}", f"flags take no value: write --force, not --force {path.name}")
-
-
-def _check_single_output(out: Path | None, count: int, in_place: bool, command: str) -> None:
-    if out is not None and (count != 1 or in_place):
-        raise usage(
-            f"anonymize {command}", "-o/--output takes exactly one input and cannot be combined with --in-place"
-        )
-
-
 def _strengths() -> str:
     """'1 to 12; default 3 for blur, 4 for pixelate', from the methods registry."""
     from anonymizer import strength_range
@@ -143,54 +88,6 @@ def _strengths() -> str:
     bounds = {(r.strongest, r.weakest) for r in ranges.values()}
     span = "; ".join(f"{low} to {high}" for low, high in sorted(bounds))
     return f"{span}; default " + ", ".join(f"{r.default} for {name}" for name, r in ranges.items())
-
-
-def _output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
-    """The output format: --format, or what -o's suffix names; a contradiction is refused before any work."""
-    if out is None:
-        return fmt
-    named = formats.by_suffix(out.suffix)
-    writable = ", ".join(f.extension for f in formats.writable())
-    if named is not None and named.kind is Kind.VIDEO:  # a clean video is an MP4 whatever --format says
-        if named.name != "mp4":
-            raise usage("anonymize clean", f"-o {out}: a clean video is an MP4; name it .mp4")
-        return fmt
-    if named is None or not named.writable:
-        what = f"{named.label} cannot be written" if named else f"'{out.suffix or '(no suffix)'}' names no format"
-        raise usage("anonymize clean", f"-o {out}: {what}; name it {writable}")
-    if fmt is not OutputFormat.SAME and fmt.value != named.name:
-        raise usage("anonymize clean", f"-o {out} names {named.label} but --format says {fmt.value}")
-    return OutputFormat(named.name)
-
-
-def _predict_strip(out: Path | None) -> batch.Predict:
-    def predict(fmt: Format) -> Format:
-        target = formats.FORMATS[fmt.stripped_as]
-        if out is not None and out.suffix.lower() not in target.suffixes:
-            raise FileProblem(f"-o {out}: strip writes {target.label} here; name it {target.extension}")
-        return target
-
-    return predict
-
-
-def _regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: Path | None) -> Regions:
-    from anonymizer import parse_box, parse_ellipse, parse_regions_json
-
-    base = parse_regions_json(_read_option("--strokes", strokes, ITEM_LIMIT)) if strokes else Regions()
-    return Regions(
-        strokes=base.strokes,
-        boxes=base.boxes + tuple(parse_box(b) for b in boxes),
-        ellipses=base.ellipses + tuple(parse_ellipse(e) for e in ellipses),
-        polygons=base.polygons,
-        mask=_read_option("--mask", mask, LIMIT) if mask else base.mask,
-    )
-
-
-def _read_option(option: str, path: Path, limit: int) -> bytes:
-    try:
-        return read_input(path, limit)
-    except FileProblem as exc:
-        raise FileProblem(f"{option} {path}: {exc}") from None
 
 
 @app.command("clean")
@@ -260,25 +157,25 @@ def clean_command(
     Videos come out as MP4 (H.264): every frame decoded upright, faces tracked across frames and hidden in every
     frame they are in, regions obscured in every frame (or in a time range), the sound track copied or dropped."""
     paths = [Path(p) for p in sources]
-    _check_paths(paths, "clean")
+    inputs.check_paths(paths, "clean")
     if engine is Engine.RAY:
         selection = walk([])
     else:
         selection = walk(paths)
-        _check_single_output(out, len(selection.files), in_place, "clean")
+        inputs.check_single_output(out, len(selection.files), in_place, "clean")
     try:
         options = CleanOptions(
             method=method,
             strength=strength,
-            fill_color=_colour(color),
+            fill_color=inputs.colour(color),
             detect_faces=not no_faces and faces is None,
-            faces=_faces(faces),
+            faces=inputs.faces(faces),
             face_scale=face_scale,
             face_shape=face_shape,
             detector=detector,
-            regions=_regions(strokes, box or [], ellipse or [], mask),
+            regions=inputs.regions(strokes, box or [], ellipse or [], mask),
             background=background,
-            output_format=_output_format(fmt, out),
+            output_format=inputs.output_format(fmt, out),
             quality=quality,
             keep_icc=keep_icc,
         )
@@ -292,11 +189,11 @@ def clean_command(
 
     settings = VideoSettings(keep_audio=audio is Audio.KEEP, quality=video_quality)
     if engine is Engine.RAY:
-        _on_ray(sources, out_dir, options, settings, RayPlace(address, workers), force, as_json)
+        engines.on_ray(sources, out_dir, options, settings, engines.RayPlace(address, workers), force, as_json)
         return
 
     def job(src: BinaryIO, sink: BinaryIO) -> Summary:
-        return media.clean_stream(src, sink, options, _with_progress(settings, as_json))
+        return media.clean_stream(src, sink, options, engines.with_progress(settings, as_json))
 
     _batch(
         paths,
@@ -307,81 +204,6 @@ def clean_command(
         as_json,
         "cleaned",
     )
-
-
-@dataclass(frozen=True)
-class RayPlace:
-    address: str | None
-    workers: int | None
-
-
-def _on_ray(
-    sources: list[str],
-    out_dir: str | None,
-    options: CleanOptions,
-    video: VideoSettings,
-    place: RayPlace,
-    force: bool,
-    as_json: bool,
-) -> None:
-    """Clean a whole collection on Ray Data (anonymizer.batch): the same pipeline in every worker."""
-    if len(sources) != 1 or out_dir is None:
-        raise usage("anonymize clean", "--engine ray takes one source folder (or URI) and --out-dir")
-    try:
-        from anonymizer.batch import BatchOptions, BatchProgress, clean_collection
-
-        shown = [-10.0]
-
-        def show(p: BatchProgress) -> None:  # a line every 5 s at most, and the last one
-            if as_json or (p.seconds - shown[0] < 5 and not p.finished):
-                return
-            shown[0] = p.seconds
-            render.note(f"{p.done} done, {p.failed} failed, {p.skipped} skipped of {p.total} ({p.rate:.1f}/s)")
-
-        settings = BatchOptions(
-            clean=options,
-            address=place.address,
-            workers=place.workers,
-            force=force,
-            keep_audio=video.keep_audio,
-            video_quality=video.quality,
-        )
-        result = clean_collection(sources[0], out_dir, settings, show)
-    except Exception as exc:  # noqa: BLE001 - one line with the exit code of its kind (Ray missing: a usage error)
-        state = batch.Batch(quiet=as_json)
-        state.fail_with(Path(sources[0]), exc)
-        raise typer.Exit(state.code) from None
-    payload = {
-        "done": result.done,
-        "skipped": result.skipped,
-        "failed": result.failed,
-        "resumed": result.resumed,
-        "manifest": result.manifest,
-        "seconds": round(result.seconds, 1),
-    }
-    if as_json:
-        render.print_json(payload)
-    else:
-        render.line(
-            f"cleaned {result.done} file(s), {result.failed} failed, {result.skipped} skipped, "
-            f"{result.resumed} already done; manifest: {result.manifest}"
-        )
-    if result.failed:
-        raise typer.Exit(Exit.INPUT)
-
-
-def _colour(text: str) -> tuple[int, int, int]:
-    from anonymizer import parse_colour
-
-    return parse_colour(text)
-
-
-def _faces(path: Path | None) -> tuple[Any, ...] | None:
-    if path is None:
-        return None
-    from anonymizer import parse_faces_json
-
-    return parse_faces_json(_read_option("--faces", path, ITEM_LIMIT))
 
 
 def _batch(
@@ -414,9 +236,9 @@ def strip_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove metadata only (faces untouched), keeping the pixel data unchanged where the format allows."""
-    _check_paths(paths, "strip")
+    inputs.check_paths(paths, "strip")
     selection = walk(paths)
-    _check_single_output(out, len(selection.files), in_place, "strip")
+    inputs.check_single_output(out, len(selection.files), in_place, "strip")
 
     def job(src: BinaryIO, sink: BinaryIO) -> Summary:
         return media.strip_stream(src, sink, keep_icc=keep_icc)
@@ -426,7 +248,7 @@ def strip_command(
         selection,
         job,
         batch.Destination(out, out_dir, force, in_place),
-        _predict_strip(out),
+        inputs.predict_strip(out),
         as_json,
         "stripped",
     )
@@ -449,7 +271,7 @@ def inspect_command(
     show_all: Annotated[bool, flag("--all", help="Also list the structural parts needed to decode.")] = False,
 ) -> None:
     """Show what metadata each file carries: where, what, and how identifying it is."""
-    _check_paths(paths, "inspect")
+    inputs.check_paths(paths, "inspect")
     allowed = _allowed(allow or [])
     selection = walk(paths, skip_copies=False)
     batch.nothing_to_do(selection, paths)

@@ -169,6 +169,7 @@ def test_square_brackets_in_names_and_metadata_are_shown(tmp_path: Path, portrai
     portrait.resize((32, 32)).save(out, "PNG", pnginfo=info)
     path.write_bytes(out.getvalue())
     _, text, _ = cli("inspect", path)
+    text = " ".join(text.split())  # the table wraps long lines
     assert "holiday [bold].png" in text and "[home]" in text
     code, text, _err = cli("strip", path)
     assert code == 0 and "holiday [bold].png" in text
