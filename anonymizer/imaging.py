@@ -1,8 +1,8 @@
 """Formats, decoding and encoding.
 
-Formats are recognised by their magic bytes (anonymizer.formats, the registry), never by file name. Decoding applies the EXIF orientation
-to the pixels before anything else and enforces the pixel and size limits; encoding writes pixels only,
-with no metadata of any kind.
+Formats are recognised by their magic bytes (anonymizer.formats, the registry), never by file name. Decoding
+applies the EXIF orientation to the pixels before anything else and enforces the pixel and size limits; encoding
+writes pixels only, with no metadata of any kind.
 """
 
 from __future__ import annotations

@@ -101,11 +101,11 @@ def best(fn: Callable[[], object], repeat: int) -> float | None:
 def fresh(fn: Callable[[], object]) -> Callable[[], object]:
     """fn with the checks' memories emptied first (JPEG entropy verdicts, PNG/GIF/WebP data ends), so that
     repeats cost what a first call costs."""
-    from anonymizer.metadata import gif, jpeg_entropy, png, webp
+    from anonymizer.metadata import gif, jpeg_entropy, png_image, webp
 
     def go() -> object:
         jpeg_entropy._verdicts.clear()
-        for memo in (png.EXACT, gif.WALKED, webp.ENDS):
+        for memo in (png_image.EXACT, gif.WALKED, webp.ENDS):
             memo.clear()
         return fn()
 

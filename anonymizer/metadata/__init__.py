@@ -7,8 +7,9 @@ reported as hidden data. Strip writes the file anew from the parsed fields of th
 allowlist), at the exact lengths the format defines, keeping only the compressed pixel data bit-exact. Where
 that is not possible (HEIF, TIFF, a JPEG whose EXIF orientation must be applied, or bytes hidden inside
 compressed data) strip re-encodes from pixels and says so in `notes`, with `lossless=False`. With keep_icc a
-valid colour profile stays, rebuilt with its colour tags only (a re-encode embeds the rebuilt profile too). `removed` is the input's report here;
-pipeline.strip narrows it with not_carried to what the verified output no longer carries.
+valid colour profile stays, rebuilt with its colour tags only (a re-encode embeds the rebuilt profile too).
+`removed` is the input's report here; pipeline.strip narrows it with not_carried to what the verified output no
+longer carries.
 """
 
 from __future__ import annotations

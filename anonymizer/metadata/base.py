@@ -8,7 +8,10 @@ IndexError or struct.error.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -67,8 +70,13 @@ class Parsed:
         self.payloads += 1
         if self.payloads <= MAX_DETAILED:
             return True
-        self.add(where, f"{kind}, {human_size(size)} (not read: over {MAX_DETAILED} metadata blocks in this file)",
-                 Category.UNKNOWN, size, Risk.HIGH)
+        self.add(
+            where,
+            f"{kind}, {human_size(size)} (not read: over {MAX_DETAILED} metadata blocks in this file)",
+            Category.UNKNOWN,
+            size,
+            Risk.HIGH,
+        )
         return False
 
     def keep_colour(self, piece: Piece, since: int) -> bool:
@@ -190,3 +198,47 @@ def jpeg_dimensions(data: bytes, start: int = 0, end: int | None = None) -> tupl
             return None
         pos += 2 + length
     return None
+
+
+class Memo:
+    """What was found in image data already checked, by digest, for the last `size` pieces of image data: strip
+    inspects its own output to verify it, and that output holds the same image data it just checked."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[bytes, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    @staticmethod
+    def key(head: bytes, parts: list[memoryview]) -> bytes:
+        digest = hashlib.sha256(head)
+        for part in parts:
+            digest.update(part)
+        return digest.digest()[:16]
+
+    def get(self, key: bytes) -> object | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: bytes, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (a benchmark's repeats then cost what a first call costs)."""
+        with self._lock:
+            self._items.clear()
+
+
+def unchecked(parsed: Parsed, images: list[tuple[str, int, int]]) -> bool:
+    """Whether an image (where, width, height) is over the pixel limit: then its data is not decoded to be
+    checked, that is reported, and strip re-encodes from pixels (where decoding refuses it as too large)."""
+    for where, width, height in images:
+        if width * height > parsed.limits.max_pixels:
+            why = f"{width}x{height} is over the pixel limit"
+            parsed.add(where, f"image data not checked for hidden bytes: {why}", Category.UNKNOWN, risk=Risk.HIGH)
+            parsed.reencode_why = f"its image data cannot be checked for hidden bytes ({why})"
+            return True
+    return False

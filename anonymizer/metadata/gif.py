@@ -20,8 +20,7 @@ from PIL import Image
 
 from ..errors import CorruptImageError, TooLargeError
 from . import blobs, icc, xmp
-from .base import Parsed, Piece, check_item, human_size, need, printable, tag_name, u8
-from .png import Memo, unchecked
+from .base import Memo, Parsed, Piece, check_item, human_size, need, printable, tag_name, u8, unchecked
 from .report import Category, Risk
 
 LOOPING = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}

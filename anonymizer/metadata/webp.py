@@ -27,8 +27,7 @@ from PIL import Image
 
 from ..errors import CorruptImageError
 from . import blobs, exif, icc, xmp
-from .base import Parsed, Piece, check_item, human_size, need, tag_name, u32
-from .png import Memo, unchecked
+from .base import Memo, Parsed, Piece, check_item, human_size, need, tag_name, u32, unchecked
 from .report import Category
 
 KEEP = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
