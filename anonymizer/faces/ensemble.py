@@ -156,6 +156,8 @@ def run_pass(
     none = np.empty((0, 5), np.float32)
     tiles = pass_tiles(step, vw, vh, plan, none if hints is None else hints)
     found = [_run_tile(model, rgb, step, rect, plan) for rect in tiles]
+    if step.near is not None:  # a box its tile cut is a face outside the focus, or part of one: leave it out
+        found = [(boxes[~cut], cut[~cut]) for boxes, cut in found]
     boxes = np.concatenate([none, *(b for b, _ in found)]).reshape(-1, 5)
     cut = np.concatenate([np.zeros(0, bool), *(c for _, c in found)])
     return to_photo(boxes, step.turns, step.mirror, w, h), cut

@@ -4,9 +4,9 @@ A view is the photo mirrored (optionally) and then turned counter-clockwise by q
 `to_photo` and `to_view` map N x 5 boxes (x1, y1, x2, y2, score) between the photo and a view.
 
 A focused pass does not look at the whole view: it looks only around what earlier passes found, even faintly.
-The view is cut into a grid of square cells; the cells holding the centre of such a box are kept, runs of kept
-cells along a row become rectangles, rectangles with the same columns in adjacent rows are joined, and each is
-grown by a margin so that a face at its edge is seen whole (`focus_rects`).
+The view is cut into a grid of square cells; the cells such a box touches are kept, runs of kept cells along a
+row become rectangles, rectangles with the same columns in adjacent rows are joined, and each is grown by a
+margin, so that a face at its edge is seen whole (`focus_rects`).
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ def to_photo(boxes: Boxes, turns: int, mirror: bool, width: int, height: int) ->
     return np.stack([x1, y1, x2, y2, *boxes[:, 4:].T], axis=1).astype(np.float32)
 
 
-def kept_cells(centres: NDArray[np.float32], width: int, height: int, cell: float) -> NDArray[np.bool_]:
-    """The rows x columns grid of `cell`-sized squares over a width x height view; True where a centre lies."""
+def kept_cells(boxes: Boxes, width: int, height: int, cell: float) -> NDArray[np.bool_]:
+    """The rows x columns grid of `cell`-sized squares over a width x height view; True where a box lies."""
     grid = np.zeros((max(1, math.ceil(height / cell)), max(1, math.ceil(width / cell))), bool)
-    if len(centres):
-        cols = np.clip((centres[:, 0] // cell).astype(int), 0, grid.shape[1] - 1)
-        rows = np.clip((centres[:, 1] // cell).astype(int), 0, grid.shape[0] - 1)
-        grid[rows, cols] = True
+    rows, cols = grid.shape
+    first = np.floor(boxes[:, :2] / cell).astype(int)
+    last = np.floor(np.maximum(boxes[:, 2:4], boxes[:, :2]) / cell).astype(int)
+    for (c0, r0), (c1, r1) in zip(first.tolist(), last.tolist(), strict=True):
+        grid[max(0, r0) : min(rows, r1 + 1), max(0, c0) : min(cols, c1 + 1)] = True
     return grid
 
 
@@ -84,10 +85,9 @@ def cell_blocks(grid: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
 
 
 def focus_rects(boxes: Boxes, width: int, height: int, cell: float, margin: float) -> list[Rect]:
-    """Rectangles of a width x height view around the centres of `boxes` (in that view), grown by `margin`."""
-    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+    """Rectangles of a width x height view around `boxes` (in that view), grown by `margin`."""
     rects = []
-    for c0, r0, c1, r1 in cell_blocks(kept_cells(centres.astype(np.float32), width, height, cell)):
+    for c0, r0, c1, r1 in cell_blocks(kept_cells(boxes, width, height, cell)):
         x0, y0 = max(0, math.floor(c0 * cell - margin)), max(0, math.floor(r0 * cell - margin))
         x1, y1 = min(width, math.ceil(c1 * cell + margin)), min(height, math.ceil(r1 * cell + margin))
         rects.append((x0, y0, x1, y1))
