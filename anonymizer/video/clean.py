@@ -45,8 +45,10 @@ LIGHT_EVERY = 2
 LOOKAHEAD = 24
 #: the window of frames never holds more than this many bytes of pixels: a 4K clip gets a shorter look-ahead
 WINDOW_BYTES = 512 * 1024 * 1024
-#: the light detector: one CenterFace pass at 1024 px (long side), a lower threshold (tracks confirm it)
-LIGHT_PLAN = Plan((Pass(1024),), threshold=0.3, candidates=0.2)
+#: the light detector: one CenterFace pass at LIGHT_SHARE of the frame's long side, within LIGHT_SIDE px, with a
+#: lower threshold (tracks confirm it); 1024 px for 720p, 1440 px for 1080p (small faces stay findable)
+LIGHT_SHARE = 0.75
+LIGHT_SIDE = (1024, 1440)
 #: a tracked face's box is grown this much before face_scale: motion blur and the detectors' jitter from frame to
 #: frame (a face hidden in one frame and half shown in the next is not hidden)
 TRACK_MARGIN = 1.1
@@ -105,16 +107,18 @@ class VideoCleanResult:
     notes: tuple[str, ...]
 
 
-_light: dict[str, Detector] = {}
+_light: dict[int, Detector] = {}
 _light_lock = threading.Lock()
 
 
-def light_detector() -> Detector:
-    """The light detector, built once per process (it shares the CenterFace model with the others)."""
+def light_detector(width: int, height: int) -> Detector:
+    """The light detector for frames of this size, built once per process (all share the CenterFace model)."""
+    low, high = LIGHT_SIDE
+    side = min(high, max(low, round(LIGHT_SHARE * max(width, height))))
     with _light_lock:
-        if "light" not in _light:
-            _light["light"] = Ensemble("video-light", LIGHT_PLAN)
-        return _light["light"]
+        if side not in _light:
+            _light[side] = Ensemble("video-light", Plan((Pass(side),), threshold=0.3, candidates=0.2))
+        return _light[side]
 
 
 def _regions_at(all_regions: Regions, seconds: float) -> Regions:
@@ -162,7 +166,8 @@ class _Cleaner:
         self.cancel: threading.Event | None = None
         self.detect_faces = options.clean.faces is None and options.clean.detect_faces
         self.full = (detector or get_detector(options.clean.detector)) if self.detect_faces else None
-        self.light = (detector or light_detector()) if self.detect_faces else None
+        self.given = detector
+        self.light: Detector | None = detector if self.detect_faces else None  # chosen by frame size when None
         self.window: deque[fr.Frame] = deque()
         self.pending_audio: list[av.Packet[Any]] = []
         self.encoder: fr.Sink | None = None
@@ -203,6 +208,8 @@ class _Cleaner:
         full_every = min(FULL_EVERY, self.lookahead)
         self.schedule = Schedule(full_every, LIGHT_EVERY)
         self.tracker = Tracker(width, height, coast=max(self.lookahead, 2 * full_every), back=self.lookahead)
+        if self.detect_faces and self.given is None:
+            self.light = light_detector(width, height)
         settings = fr.EncodeSettings(width, height, info.time_base, info.rate, self.options.quality)
         keep = self.options.audio is AudioMode.KEEP
         self.encoder = fr.Sink(self.sink_io, settings, self.source.audio_stream if keep else None)
