@@ -13,7 +13,8 @@ labelled boxes' centres mapped, their size scaled by the zoom).
 Both tools fill faces with solid black (ours: `clean_video` with method fill; deface: --replacewith solid), in
 one worker process per tool and frame size (all clips of that size in one run, so start-up is shared):
 - fps: frames of all clips / the worker's wall time (decoding, detection, encoding, start-up, model loading);
-- peak memory: the worker's peak resident set (os.wait4);
+- peak memory: the worker's peak resident set over all its clips (os.wait4) and, for ours, the largest peak of a
+  single clip (the worker resets its peak before each clip through /proc/self/clear_refs);
 - hidden: share of face-frames (valid labelled faces, at least half inside the frame, by their height in the
   frame) of which >= 80 % of the visible box is black (all channels < 48) in the output; faces WIDER labels as
   heavily occluded (a hat over the face, the back of a head) are left out unless --occluded;
@@ -135,12 +136,16 @@ from anonymizer.video import clean
 from anonymizer.video.clean import VideoCleanOptions, clean_video
 clean.FULL_EVERY, clean.LIGHT_EVERY = (int(v) for v in sys.argv[2].split("/"))
 options = VideoCleanOptions(clean=CleanOptions(method=Method.FILL, fill_color=(0, 0, 0)))
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 for path in sys.argv[3:]:
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets the peak resident set: each clip's own peak is measured
     start = time.perf_counter()
     with open(path, "rb") as src, open(path[:-4] + "-ours-" + sys.argv[2].replace("/", "-") + ".mp4", "w+b") as sink:
         result = clean_video(src, sink, options)
     print(json.dumps({"clip": path, "s": time.perf_counter() - start, "frames": result.frames,
-                      "tracks": result.faces_tracked}), flush=True)
+                      "tracks": result.faces_tracked, "peak_mb": hwm()}), flush=True)
 """
 
 
@@ -150,6 +155,7 @@ class Run:
     wall: float
     cpu: float  # user + system seconds of the worker (all threads)
     peak_mb: float
+    clip_peak_mb: float | None = None  # the largest peak of one clip (the worker resets its peak per clip)
     outputs: list[Path]
 
 
@@ -171,10 +177,11 @@ def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, f
 def run_ours(clips: list[Clip], plan: str) -> Run:
     """clean_video with the full detector every F frames and the light one every L frames between (plan "F/L")."""
     paths = [str(c.path) for c in clips]
-    wall, cpu, peak, _ = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), plan, *paths])
+    wall, cpu, peak, out = _timed([sys.executable, "-c", OUR_WORKER, str(ROOT), plan, *paths])
     full, light = plan.split("/")
     outputs = [Path(f"{p[:-4]}-ours-{full}-{light}.mp4") for p in paths]
-    return Run(f"anonymize (full 1/{full}, light 1/{light})", wall, cpu, peak, outputs)
+    clip_peak = max(json.loads(line)["peak_mb"] for line in out.splitlines() if line.startswith("{"))
+    return Run(f"anonymize (full 1/{full}, light 1/{light})", wall, cpu, peak, outputs, clip_peak)
 
 
 def run_deface(deface: Path, clips: list[Clip]) -> Run:
@@ -249,14 +256,15 @@ def _share(pair: list[int]) -> str:
 def report(size: int, runs: list[tuple[Run, Score]]) -> list[str]:
     hidden = " | ".join(f"hidden {b[0]}" for b in BUCKETS)
     seen = " | ".join(f"seen {b[0]}" for b in BUCKETS)
-    lines = [f"\n### {size}p\n", f"| tool | fps | CPU s/frame | peak MB | {hidden} | {seen} |"]
+    lines = [f"\n### {size}p\n", f"| tool | fps | CPU s/frame | peak MB (one clip) | {hidden} | {seen} |"]
     lines.append("|---" * (4 + 2 * len(BUCKETS)) + "|")
     for run, score in runs:
         fps = score.frames / run.wall if run.wall else 0.0
         hidden = " | ".join(_share(score.face_frames[b[0]]) for b in BUCKETS)
         seen = " | ".join(f"{score.faces[b[0]][0]} of {score.faces[b[0]][1]}" for b in BUCKETS)
         cpu = run.cpu / score.frames if score.frames else 0.0
-        lines.append(f"| {run.tool} | {fps:.2f} | {cpu:.3f} | {run.peak_mb:.0f} | {hidden} | {seen} |")
+        one = "" if run.clip_peak_mb is None else f" ({run.clip_peak_mb:.0f})"
+        lines.append(f"| {run.tool} | {fps:.2f} | {cpu:.3f} | {run.peak_mb:.0f}{one} | {hidden} | {seen} |")
     return lines
 
 
