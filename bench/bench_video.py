@@ -155,8 +155,8 @@ class Run:
     wall: float
     cpu: float  # user + system seconds of the worker (all threads)
     peak_mb: float
-    clip_peak_mb: float | None = None  # the largest peak of one clip (the worker resets its peak per clip)
     outputs: list[Path]
+    clip_peak_mb: float | None = None  # the largest peak of one clip (the worker resets its peak per clip)
 
 
 def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, float, float, str]:
