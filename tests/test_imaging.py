@@ -64,13 +64,9 @@ def test_orientation_applied_before_anything(orientation: int, fmt: str) -> None
 )
 def test_sniff_by_magic_bytes(fmt: str, name: str) -> None:
     data = encode(marker_image(), fmt)
-    assert imaging.sniff(data).name == name
+    assert formats.sniff(data).name == name
     assert imaging.decode(data).pixels.shape[:2] == (40, 60)
-
-
-def test_name_is_not_trusted() -> None:
-    # bytes decide, not the extension the caller may have seen
-    assert imaging.sniff(encode(marker_image(), "PNG")).name == "png"
+    # (names are never trusted: tests/test_traps.py cleans a PNG named .jpg and gets a PNG back)
 
 
 @pytest.mark.parametrize("data", [b"", b"hello world", b"%PDF-1.7\n" + bytes(100), bytes(64)])
@@ -111,13 +107,17 @@ def test_decompression_bomb_header() -> None:
         imaging.decode(bomb)
 
 
-def test_rgba_kept_and_alpha_flattened_for_jpeg() -> None:
-    rgba = np.zeros((10, 10, 4), np.uint8)
-    rgba[..., 3] = 255
+def test_rgba_kept_and_alpha_flattened_on_white_for_jpeg() -> None:
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 0] = 200  # red everywhere, but the left half fully transparent
+    rgba[:, 8:, 3] = 255
     decoded = imaging.decode(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
-    assert decoded.has_alpha
-    jpeg = imaging.encode(decoded.pixels, formats.FORMATS["jpeg"], 90)
-    assert Image.open(io.BytesIO(jpeg)).mode == "RGB"
+    assert decoded.has_alpha and decoded.pixels[0, 0, 3] == 0
+    jpeg = imaging.encode(decoded.pixels, formats.FORMATS["jpeg"], 95)
+    out = np.asarray(Image.open(io.BytesIO(jpeg)))
+    assert out.ndim == 3 and out.shape[2] == 3
+    assert out[:, :6].min() > 240  # transparent: white, not the red the hidden pixels carried
+    assert abs(int(out[:, 10:, 0].mean()) - 200) < 8 and out[:, 10:, 1].mean() < 10
 
 
 @pytest.mark.parametrize("name", ["jpeg", "png", "webp"])
