@@ -52,8 +52,10 @@ LIGHT_SIDE = (1024, 1440)
 #: a tracked face's box is grown this much before face_scale: motion blur and the detectors' jitter from frame to
 #: frame (a face hidden in one frame and half shown in the next is not hidden)
 TRACK_MARGIN = 1.1
-#: ... and padded by this many pixels on every side: a small face's box is off by a pixel or two more often than not
+#: ... and padded by this many pixels on every side, and above and below by this share of its height more: a small
+#: face's box is off by a pixel or two more often than not, and detectors' boxes are squarer than heads
 TRACK_PAD_PX = 3.0
+TRACK_PAD_TALL = 0.1
 #: an anchored face region is clipped to the frame grown by this share of its size on every side
 ANCHOR_MARGIN = 0.5
 
@@ -143,8 +145,9 @@ def face_anchor(box: Box, options: CleanOptions, noise: obscure.NoiseSource, siz
     return obscure.Anchor(x0, y0, canvas.view(np.bool_), noise)
 
 
-def _padded(box: Box, pad: float = TRACK_PAD_PX) -> Box:
-    return Box(box.x - pad, box.y - pad, box.w + 2 * pad, box.h + 2 * pad)
+def _padded(box: Box) -> Box:
+    pad, tall = TRACK_PAD_PX, TRACK_PAD_PX + TRACK_PAD_TALL * box.h
+    return Box(box.x - pad, box.y - tall, box.w + 2 * pad, box.h + 2 * tall)
 
 
 @dataclass
