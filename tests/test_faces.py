@@ -310,9 +310,10 @@ def test_focus_rects_cover_each_hint_with_a_margin_and_nothing_far_away() -> Non
     rects = focus_rects(hints, 1000, 800, 125, 16)
     assert len(rects) == 2
     for (x1, y1, x2, y2, _), (rx0, ry0, rx1, ry1) in zip(hints, sorted(rects), strict=True):
-        assert rx0 <= x1 - 16 and x2 + 16 <= rx1 and ry0 <= y1 - 16 and y2 + 16 <= ry1
-    # the cells the boxes touch (one, and two side by side) and their margins: nothing more
-    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) == (125 + 16) ** 2 + (250 + 32) * (125 + 32)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        assert rx0 <= cx - 16 and cx + 16 <= rx1 and ry0 <= cy - 16 and cy + 16 <= ry1
+    # the cells of the two centres and their margins: nothing more
+    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) == (125 + 16) ** 2 + (125 + 32) ** 2
     assert focus_rects(hints[:0], 1000, 800, 125, 16) == []
 
 

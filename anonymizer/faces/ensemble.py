@@ -65,7 +65,7 @@ class Plan:
     tile: int = 1120  # largest tile side fed to the model, in pass pixels (bounds memory)
     overlap: int = 64  # tiles overlap by this many pass pixels: faces up to this size are seen whole
     merge_iou: float = 0.5
-    cells: int = 8  # a focused pass's grid: cells across the long side of the view
+    cells: int = 12  # a focused pass's grid: cells across the long side of the view
 
     def floor(self) -> float:
         """The lowest score any pass needs from the model: for fusion, or as a hint for a focused pass."""
