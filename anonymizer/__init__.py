@@ -39,10 +39,11 @@ if TYPE_CHECKING:
     from .parse import box as parse_box
     from .parse import colour as parse_colour
     from .parse import ellipse as parse_ellipse
-    from .pipeline import CleanResult, DetectResult, clean, detect, inspect, strip, strip_summary
+    from .pipeline import CleanResult, DetectResult, clean, detect
     from .preview import draw as draw_faces
     from .regions import parse_faces_choice, parse_faces_json, parse_regions_json
     from .sample import sample_photo
+    from .verify import inspect, strip, strip_summary
 
     __version__: str
 
@@ -53,9 +54,8 @@ _LAZY: dict[str, str] = {
     "FORMATS": ".formats",
     "Format": ".formats",
     "Kind": ".formats",
-    **dict.fromkeys(
-        ("CleanResult", "DetectResult", "clean", "detect", "inspect", "strip", "strip_summary"), ".pipeline"
-    ),
+    **dict.fromkeys(("CleanResult", "DetectResult", "clean", "detect"), ".pipeline"),
+    **dict.fromkeys(("inspect", "strip", "strip_summary"), ".verify"),
     **dict.fromkeys(("Detector", "detector_names", "get_detector"), ".faces"),
     **dict.fromkeys(("VideoSettings", "clean_stream", "inspect_stream", "strip_stream"), ".media"),
     **dict.fromkeys(("parse_faces_choice", "parse_faces_json", "parse_regions_json"), ".regions"),
@@ -63,8 +63,12 @@ _LAZY: dict[str, str] = {
     "sample_photo": ".sample",
 }
 # Public names that are another name inside their module.
-_RENAMED = {"draw_faces": (".preview", "draw"), "parse_box": (".parse", "box"), "parse_colour": (".parse", "colour"),
-            "parse_ellipse": (".parse", "ellipse")}
+_RENAMED = {
+    "draw_faces": (".preview", "draw"),
+    "parse_box": (".parse", "box"),
+    "parse_colour": (".parse", "colour"),
+    "parse_ellipse": (".parse", "ellipse"),
+}
 
 
 def _version() -> str:

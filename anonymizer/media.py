@@ -56,7 +56,7 @@ def inspect_stream(src: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> Report:
         from .video import inspect_video
 
         return inspect_video(src, limits)
-    from .pipeline import inspect
+    from .verify import inspect
 
     return inspect(_read_photo(src, limits), limits)
 
@@ -68,10 +68,10 @@ def strip_stream(src: BinaryIO, sink: BinaryIO, limits: Limits = DEFAULT_LIMITS,
         from .video import strip_video
 
         result = strip_video(src, sink, limits)
-        from .pipeline import strip_summary
+        from .verify import strip_summary
 
         return _sized(strip_summary(result), sink)
-    from .pipeline import strip, strip_summary
+    from .verify import strip, strip_summary
 
     stripped = strip(_read_photo(src, limits), limits, keep_icc)
     sink.write(stripped.data)

@@ -5,17 +5,22 @@ Every public function takes bytes and returns bytes or plain data; nothing here 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from . import formats, imaging, metadata, obscure, regions, segmentation
-from .errors import InputError, VerificationError, translated
+from . import formats, imaging, metadata, obscure, regions, segmentation, verify
+from .errors import VerificationError, translated
 from .faces import Detector, get_detector
 from .formats import Format
 from .imaging import Decoded
-from .metadata import Category, Report, StripResult
+from .metadata import Report
 from .options import DEFAULT_LIMITS, Background, CleanOptions, Limits
 from .summary import Summary
 from .types import Detection, Regions
+from .verify import inspect, strip, strip_summary
+
+# inspect, strip and strip_summary live in verify.py (the metadata side, light to import) and are part of the one
+# workflow this module stands for
+__all__ = ["CleanResult", "DetectResult", "clean", "detect", "inspect", "strip", "strip_summary"]
 
 
 @dataclass(frozen=True)
@@ -59,61 +64,12 @@ def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAU
     return DetectResult(decoded.width, decoded.height, faces, decoded.orientation)
 
 
-@translated
-def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report:
-    """What metadata `data` carries."""
-    imaging.check_size(data, limits)
-    return metadata.inspect(data, limits)
-
-
-@translated
-def strip(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> StripResult:
-    """Remove the metadata (but the colour profile, with keep_icc), keeping pixel data untouched where the format
-    allows; verified: nothing identifying is left and the output decodes."""
-    imaging.check_size(data, limits)
-    result = metadata.strip(data, limits, keep_icc)
-    carried = _verify_metadata(result.data, limits, _kept(keep_icc))
-    width, height, _orientation = _check_decodes(result.data, limits)
-    return replace(result, removed=metadata.not_carried(result.removed, carried), width=width, height=height)
-
-
-def strip_summary(result: StripResult) -> Summary:
-    """The summary of a strip, as for clean."""
-    return Summary(
-        operation="strip", format=result.format, width=result.width, height=result.height, faces=(),
-        regions_obscured=False, removed=result.removed, lossless=result.lossless, orientation_applied=1,
-        notes=result.notes, size=len(result.data),
-    )
-
-
-def _kept(keep_icc: bool) -> frozenset[Category]:
-    """What the user chose to keep: the colour profile, or nothing."""
-    return frozenset({Category.COLOUR_PROFILE}) if keep_icc else frozenset()
-
-
 def _faces(decoded: Decoded, options: CleanOptions, detector: Detector | None) -> tuple[Detection, ...]:
     if options.faces is not None:
         return tuple(Detection(box, 1.0, "user") for box in options.faces)
     if not options.detect_faces:
         return ()
     return tuple((detector or get_detector(options.detector)).detect(decoded.pixels[:, :, :3]))
-
-
-def _input_report(data: bytes, limits: Limits) -> Report | None:
-    try:
-        return metadata.inspect(data, limits)
-    except InputError:
-        return None  # the report is informational; the output is rebuilt from pixels and verified anyway
-
-
-def _verify_metadata(data: bytes, limits: Limits, allowed: frozenset[Category] = frozenset()) -> Report:
-    """Fail closed: raise unless nothing but image structure (and what the user chose to keep) is left."""
-    report = metadata.inspect(data, limits)
-    left = [f for f in report.identifying if f.category not in allowed]
-    if left:
-        listed = "; ".join(f"{f.where}: {f.what}" for f in left[:3])
-        raise VerificationError(f"output still carries metadata ({listed}); nothing was written")
-    return report
 
 
 def _encode(pixels: imaging.Pixels, target: Format, quality: int, icc: bytes | None) -> bytes:
@@ -124,18 +80,10 @@ def _encode(pixels: imaging.Pixels, target: Format, quality: int, icc: bytes | N
         raise VerificationError(f"the {target.label} encoder failed ({exc}); nothing was written") from exc
 
 
-def _check_decodes(data: bytes, limits: Limits) -> tuple[int, int, int]:
-    """Our own output decodes (width, height, orientation tag); VerificationError, never 'corrupt input', if not."""
-    try:
-        return imaging.check_decodes(data, limits)
-    except InputError as exc:
-        raise VerificationError(f"the output does not decode ({exc}); nothing was written") from exc
-
-
 def _verify_output(data: bytes, width: int, height: int, options: CleanOptions) -> Report:
     """Fail closed on metadata left, or an output that does not decode to the upright size; what it carries."""
-    report = _verify_metadata(data, options.limits, _kept(options.keep_icc))
-    if _check_decodes(data, options.limits) != (width, height, 1):
+    report = verify.verify_metadata(data, options.limits, verify.kept(options.keep_icc))
+    if verify.check_decodes(data, options.limits) != (width, height, 1):
         raise VerificationError("output size or orientation differs from the upright input")
     return report
 
@@ -179,7 +127,7 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
     out = _encode(pixels, target, options.quality, icc)
     del pixels
     carried = _verify_output(out, width, height, options)
-    removed = _input_report(data, options.limits)
+    removed = verify.input_report(data, options.limits)
     return CleanResult(
         data=out,
         format=target,

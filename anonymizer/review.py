@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import pipeline, summary
+from . import pipeline, summary, verify
 from .errors import InputError
 from .faces import Detector
 from .metadata import Report
@@ -42,7 +42,7 @@ def needs_detector(options: CleanOptions) -> bool:
 def inspect_or_none(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report | None:
     """The metadata report, or None when the container cannot be walked (the report is informational here)."""
     try:
-        return pipeline.inspect(data, limits)
+        return verify.inspect(data, limits)
     except InputError:
         return None
 

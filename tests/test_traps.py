@@ -12,7 +12,7 @@ from PIL import Image, PngImagePlugin
 from typer.testing import CliRunner
 
 import anonymizer
-from anonymizer import CleanOptions, InternalError, ModelError, OutputFormat, formats, imaging, pipeline
+from anonymizer import CleanOptions, InternalError, ModelError, OutputFormat, formats, imaging, pipeline, verify
 from anonymizer.cli.exits import MEANINGS, Exit
 from anonymizer.errors import CorruptImageError, VerificationError
 from anonymizer.types import Detection
@@ -306,7 +306,7 @@ def test_a_broken_output_is_a_verification_error_not_corrupt_input(
 def test_a_batch_goes_on_past_an_internal_error(tmp_path: Path, photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     second = tmp_path / "second.jpg"
     second.write_bytes(photo.read_bytes())
-    real = pipeline.strip
+    real = verify.strip
     calls: list[int] = []
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -315,7 +315,7 @@ def test_a_batch_goes_on_past_an_internal_error(tmp_path: Path, photo: Path, mon
             raise KeyError("a bug")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "strip", flaky)
+    monkeypatch.setattr(verify, "strip", flaky)
     code, out, err = cli("strip", photo, second)
     assert code == Exit.INTERNAL and "internal error" in err and "Traceback" not in out + err
     assert (tmp_path / "second-clean.jpg").exists() and not (tmp_path / "photo-clean.jpg").exists()
