@@ -19,7 +19,7 @@ from PIL import Image
 from anonymizer.errors import CorruptImageError, InputError, OptionsError, UnsupportedFormatError
 from anonymizer.faces import get_detector
 from anonymizer.options import CleanOptions, Method
-from anonymizer.types import Box, Regions
+from anonymizer.types import Box, Detection, Regions
 from anonymizer.video.clean import AudioMode, CancelledError, VideoCleanOptions, clean_video
 from tests.conftest import SAMPLE
 from tests.video_fixtures import make_clip, packets
@@ -316,3 +316,24 @@ def test_a_truncated_faststart_video_is_refused(tmp_path: Any) -> None:
         with pytest.raises(CorruptImageError, match="truncated"):
             clean_video(io.BytesIO(whole[:cut]), sink, still())
         assert sink.getvalue() == b""
+
+
+def test_a_given_detector_looks_at_the_scheduled_frames_and_its_faces_are_hidden() -> None:
+    class Fake:
+        name = "fake"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def detect(self, rgb: np.ndarray) -> list[Detection]:
+            self.calls += 1
+            return [Detection(Box(30, 20, 16, 16), 0.9, "fake")]
+
+    fake = Fake()
+    data = make_clip(3.0, 10, (96, 64), audio=False)
+    options = VideoCleanOptions(clean=CleanOptions(method=Method.FILL, fill_color=MAGENTA))
+    out, result = clean(data, options, detector=fake)
+    assert 0 < fake.calls < 30  # the schedule leaves frames to tracking
+    assert result.face_frames == 30 and result.faces_tracked == 1
+    for frame in decode(out)[0]:
+        assert (frame[22:34, 32:44, 1] < 70).all()

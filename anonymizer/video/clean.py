@@ -16,6 +16,8 @@ frames between; tracking carries every face over the frames between, forward and
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 import threading
 from collections import deque
@@ -147,6 +149,23 @@ def face_anchor(box: Box, options: CleanOptions, noise: obscure.NoiseSource, siz
     return obscure.Anchor(x0, y0, canvas.view(np.bool_), noise)
 
 
+def _trim_heap() -> None:
+    """Give freed heap memory back to the system (glibc's malloc_trim, where there is one): per-frame buffers of
+    changing sizes otherwise let a long clip's resident memory creep up."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def _padded(box: Box) -> Box:
     pad, tall = TRACK_PAD_PX, TRACK_PAD_PX + TRACK_PAD_TALL * box.h
     return Box(box.x - pad, box.y - tall, box.w + 2 * pad, box.h + 2 * tall)
@@ -171,8 +190,10 @@ class _Cleaner:
         self.cancel: threading.Event | None = None
         self.detect_faces = options.clean.faces is None and options.clean.detect_faces
         self.full = (detector or get_detector(options.clean.detector)) if self.detect_faces else None
-        self.given = detector
-        self.light: Detector | None = detector if self.detect_faces else None  # chosen by frame size when None
+        # a shared photo detector (an Ensemble, as a service passes) still leaves the frames between to the light
+        # pass; any other detector given (a test's, a custom one) looks at every scheduled frame itself
+        self.given = None if isinstance(detector, Ensemble) else detector
+        self.light: Detector | None = self.given if self.detect_faces else None  # by frame size when None
         self.window: deque[fr.Frame] = deque()
         self.pending_audio: list[av.Packet[Any]] = []
         self.encoder: fr.Sink | None = None
@@ -258,6 +279,7 @@ class _Cleaner:
         stats.end = max(stats.end, float((frame.pts + frame.duration) * self.source.info.time_base))
         if stats.frames % 256 == 0:
             self._forget_noise()
+            _trim_heap()
         if self.progress is not None:
             self.progress(stats.frames, self.source.info.frames)
 
@@ -322,8 +344,9 @@ def clean_video(
 ) -> VideoCleanResult:
     """Obscure faces (tracked over frames) and regions in every frame of `src`, write a verified MP4 to `sink`.
 
-    detector: used for every detection (full and light frames) when given; by default the options' detector
-    runs on full frames and the light single-pass detector between. progress: (frames written, total frames or
+    detector: runs on the full frames instead of the options' detector (a service shares one); the frames between
+    get the light single-pass detector, unless `detector` is not one of the library's ensembles (a test's fake),
+    which then looks at every scheduled frame. progress: (frames written, total frames or
     0 when unknown). cancel: set it to stop; CancelledError is raised and the sink is emptied.
     """
     options = options or VideoCleanOptions()
