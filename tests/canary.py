@@ -7,7 +7,10 @@ re-encoded as text is still found. Shared by the canary tests of every format.
 
 from __future__ import annotations
 
+import struct
 import zlib
+
+from PIL import ImageCms
 
 MARKER = b"CANARY-7f3a9e-smuggled-through"
 MAX_INFLATE = 64 * 1024 * 1024  # bytes inflated from one stream
@@ -69,3 +72,21 @@ def _inflate(data: bytes, pos: int, wbits: int) -> bytes:
         if inflater.eof or len(out) >= MAX_INFLATE:
             break
     return bytes(out)
+
+
+def profile_with_tag(signature: bytes, value: bytes) -> bytes:
+    """A valid sRGB profile with one tag set to a 'text'-type tag holding `value` (added, or replacing one)."""
+    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    count = int.from_bytes(base[128:132], "big")
+    tags = {}
+    for i in range(count):
+        sig, offset, size = struct.unpack_from(">4sII", base, 132 + 12 * i)
+        tags[sig] = base[offset : offset + size]
+    tags[signature] = b"text" + bytes(4) + value + b"\x00"
+    offset = 132 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, tag in tags.items():
+        table += sig + struct.pack(">II", offset + len(body), len(tag))
+        body += tag + bytes(-len(tag) % 4)
+    out = base[4:128] + struct.pack(">I", len(tags)) + table + body
+    return struct.pack(">I", 4 + len(out)) + out

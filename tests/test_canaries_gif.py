@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageSequence
+from PIL import Image, ImageSequence
 
 import anonymizer
 from anonymizer import CleanOptions, InputError, metadata
 from anonymizer.metadata import gif
 
-from .canary import MARKER, leaks
+from .canary import MARKER, leaks, profile_with_tag
 
 RNG = np.random.default_rng(19)
 PIXELS = RNG.integers(0, 255, (12, 16, 3), dtype=np.uint8)
@@ -93,24 +93,6 @@ def with_codes_past_the_pixels() -> bytes:
     screen = b"GIF89a" + struct.pack("<HH", w, h) + b"\xf7\x00\x00" + palette
     image = b"\x2c" + struct.pack("<HHHH", 0, 0, w, h) + b"\x00\x08" + blocks(lzw_literals(indices)) + b"\x00"
     return screen + image + b"\x3b"
-
-
-def profile_with_tag(signature: bytes, value: bytes) -> bytes:
-    """A valid sRGB profile with one tag set to a 'text'-type tag holding `value` (added, or replacing one)."""
-    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    count = int.from_bytes(base[128:132], "big")
-    tags = {}
-    for i in range(count):
-        sig, offset, size = struct.unpack_from(">4sII", base, 132 + 12 * i)
-        tags[sig] = base[offset : offset + size]
-    tags[signature] = b"text" + bytes(4) + value + b"\x00"
-    offset = 132 + 12 * len(tags)
-    table, body = b"", b""
-    for sig, tag in tags.items():
-        table += sig + struct.pack(">II", offset + len(body), len(tag))
-        body += tag + bytes(-len(tag) % 4)
-    out = base[4:128] + struct.pack(">I", len(tags)) + table + body
-    return struct.pack(">I", 4 + len(out)) + out
 
 
 def icc_extension(profile: bytes) -> bytes:

@@ -17,7 +17,7 @@ from PIL import Image, ImageCms, ImageSequence
 import anonymizer
 from anonymizer import CleanOptions, InputError, metadata
 
-from .canary import MARKER, leaks
+from .canary import MARKER, leaks, profile_with_tag
 
 Parts = list[tuple[bytes, bytes]]
 RNG = np.random.default_rng(19)
@@ -82,24 +82,6 @@ def rows(parts: Parts) -> bytes:
 def with_idat(parts: Parts, data: bytes) -> Parts:
     kept = [p for p in parts if p[0] != b"IDAT"]
     return insert(kept, b"IEND", (b"IDAT", data))
-
-
-def profile_with_tag(signature: bytes, value: bytes) -> bytes:
-    """A valid sRGB profile with one tag set to a 'text'-type tag holding `value` (added, or replacing one)."""
-    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    count = int.from_bytes(base[128:132], "big")
-    tags = {}
-    for i in range(count):
-        sig, offset, size = struct.unpack_from(">4sII", base, 132 + 12 * i)
-        tags[sig] = base[offset : offset + size]
-    tags[signature] = b"text" + bytes(4) + value + b"\x00"
-    offset = 132 + 12 * len(tags)
-    table, body = b"", b""
-    for sig, tag in tags.items():
-        table += sig + struct.pack(">II", offset + len(body), len(tag))
-        body += tag + bytes(-len(tag) % 4)
-    out = base[4:128] + struct.pack(">I", len(tags)) + table + body
-    return struct.pack(">I", 4 + len(out)) + out
 
 
 def iccp(profile: bytes, name: bytes = b"ICC") -> bytes:

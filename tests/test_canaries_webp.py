@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageSequence
+from PIL import Image, ImageSequence
 
 import anonymizer
 from anonymizer import CleanOptions, InputError, metadata
 from anonymizer.metadata import webp
 
-from .canary import MARKER, leaks
+from .canary import MARKER, leaks, profile_with_tag
 
 Chunks = list[tuple[bytes, bytes]]
 RNG = np.random.default_rng(19)
@@ -86,24 +86,6 @@ def extended(parts: Chunks, *extra: tuple[bytes, bytes], flags: int = 0) -> Chun
     image = [(k, p) for k, p in parts if k in (b"ALPH", b"VP8 ", b"VP8L")]
     alpha_flag = 0x10 if any(k == b"ALPH" for k, _ in image) else 0
     return [(b"VP8X", bytes([flags | alpha_flag, 0, 0, 0]) + canvas), *extra, *image]
-
-
-def profile_with_tag(signature: bytes, value: bytes) -> bytes:
-    """A valid sRGB profile with one tag set to a 'text'-type tag holding `value` (added, or replacing one)."""
-    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    count = int.from_bytes(base[128:132], "big")
-    tags = {}
-    for i in range(count):
-        sig, offset, size = struct.unpack_from(">4sII", base, 132 + 12 * i)
-        tags[sig] = base[offset : offset + size]
-    tags[signature] = b"text" + bytes(4) + value + b"\x00"
-    offset = 132 + 12 * len(tags)
-    table, body = b"", b""
-    for sig, tag in tags.items():
-        table += sig + struct.pack(">II", offset + len(body), len(tag))
-        body += tag + bytes(-len(tag) % 4)
-    out = base[4:128] + struct.pack(">I", len(tags)) + table + body
-    return struct.pack(">I", 4 + len(out)) + out
 
 
 CANARIES: dict[str, Callable[[], bytes]] = {
