@@ -123,13 +123,7 @@ def _chunk(data: bytes, kind: bytes, start: int, end: int, where: str, state: St
 
 def _exact(kind: bytes, body: bytes, size: int, where: str, parsed: Parsed) -> bytes | None:
     """A colour chunk's fields at their exact size, or None when it is too short or out of range."""
-    if len(body) > size:
-        parsed.add(
-            where,
-            f"{len(body) - size} bytes after the chunk's {size} bytes of fields",
-            Category.HIDDEN,
-            len(body) - size,
-        )
+    slack(body, size, where, parsed)
     if kind == b"sRGB" and body[:1] > b"\x03":
         parsed.add(where, "rendering intent out of range", Category.HIDDEN, 1)
     if len(body) < size or (kind == b"sRGB" and body[0] > 3):

@@ -66,14 +66,15 @@ def _fields(kind: bytes, body: bytes, where: str, parsed: Parsed) -> bytes:
     size = FIELD_SIZES.get(kind, len(body))
     if len(body) < size:
         raise CorruptImageError(f"PNG {tag_name(kind)} chunk is {len(body)} bytes long; it needs {size}")
-    if len(body) > size:
-        parsed.add(
-            where,
-            f"{len(body) - size} bytes after the chunk's {size} bytes of fields",
-            Category.HIDDEN,
-            len(body) - size,
-        )
+    slack(body, size, where, parsed)
     return body[:size]
+
+
+def slack(body: bytes, size: int, where: str, parsed: Parsed) -> None:
+    """Bytes after a chunk's `size` bytes of fields are hidden data."""
+    if len(body) > size:
+        parsed.add(where, f"{len(body) - size} bytes after the chunk's {size} bytes of fields", Category.HIDDEN,
+                   len(body) - size)  # fmt: skip
 
 
 def _image_chunk(
