@@ -21,7 +21,7 @@ from isal import isal_zlib
 from ..errors import CorruptImageError, TooLargeError
 from . import blobs, exif, icc, xmp
 from .base import Parsed, check_item, human_size, need, printable, tag_name, u32
-from .png_image import State, _finish, _image_chunk, chunk
+from .png_image import State, _finish, _image_chunk, chunk, slack
 from .report import Category, Risk
 
 IMAGE = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"acTL", b"fcTL", b"fdAT"}
