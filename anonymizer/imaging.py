@@ -8,6 +8,7 @@ writes pixels only, with no metadata of any kind.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from collections.abc import Callable
@@ -35,8 +36,17 @@ T = TypeVar("T")
 # an unknown compression KeyError, a GIF cut inside a frame IndexError, malformed AVIF EXIF AttributeError ...
 # Found by tests/fuzz; every one of them means "this file cannot be read".
 DECODER_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, SyntaxError, ValueError, EOFError, RuntimeError, MemoryError, TypeError, LookupError, ArithmeticError,
-    AttributeError, struct.error,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    MemoryError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    AttributeError,
+    struct.error,
 )
 
 ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
@@ -60,6 +70,7 @@ class Decoded:
     frames: int
     colour_profile: str = ""  # the profile the pixels were converted from to sRGB, if any
     icc_profile: bytes | None = field(default=None, repr=False)  # kept only when asked to (keep_icc)
+    full_size: tuple[int, int] | None = None  # upright (width, height) when decoded smaller on request (at_least)
 
     @property
     def width(self) -> int:
@@ -193,18 +204,37 @@ def _guarded(step: Callable[[], T]) -> T:
         raise CorruptImageError(f"the image data cannot be read ({_reason(exc)})") from exc
 
 
-def decode(data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False) -> Decoded:
+def decode(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, keep_icc: bool = False, at_least: int | None = None
+) -> Decoded:
     """Decode `data` to upright RGB(A) pixels; raises InputError subclasses on bad input.
 
     Colours are converted from an embedded profile to sRGB, unless `keep_icc`: then the pixels stay as they
-    are and the profile is returned with them, to be embedded in the output."""
+    are and the profile is returned with them, to be embedded in the output. at_least: a caller that only looks
+    (face detection) and needs no more than this long side may get a JPEG decoded at 1/2 to 1/8 of its size
+    (libjpeg's DCT scaling, nearly free); `full_size` then gives the upright size of the photo. Never for pixels
+    that are written."""
     check_size(data, limits)
     fmt = sniff_photo(data)
     im = _open(data, limits)
     orientation = _orientation(im)
     frames = _guarded(lambda: int(getattr(im, "n_frames", 1) or 1))  # TIFF and GIF walk every frame here
+    full = im.size
+    if at_least is not None and im.format == "JPEG" and max(im.size) >= 2 * at_least:
+        factor = at_least / max(im.size)
+        wanted = (max(1, math.ceil(im.width * factor)), max(1, math.ceil(im.height * factor)))
+        _guarded(lambda: im.draft("RGB", wanted))
+    upright = full if orientation < 5 else (full[1], full[0])
     pixels, profile, icc = _guarded(lambda: _upright(im, orientation, keep_icc))
-    return Decoded(pixels, fmt, orientation, frames, colour_profile=profile, icc_profile=icc)
+    return Decoded(
+        pixels,
+        fmt,
+        orientation,
+        frames,
+        colour_profile=profile,
+        icc_profile=icc,
+        full_size=None if im.size == full else upright,
+    )
 
 
 def check_decodes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, int, int]:
@@ -231,8 +261,10 @@ def encode(pixels: Pixels, fmt: Format, quality: int, icc_profile: bytes | None 
         raise UnsupportedFormatError(f"cannot write {fmt.name} files")
     height, width = pixels.shape[:2]
     if max(height, width) > fmt.max_side:  # e.g. an animated WebP's canvas may be wider than WebP can encode
-        raise TooLargeError(f"a {width}x{height} image cannot be written as {fmt.name.upper()} (at most "
-                            f"{fmt.max_side} pixels a side); choose PNG as the output format")
+        raise TooLargeError(
+            f"a {width}x{height} image cannot be written as {fmt.name.upper()} (at most "
+            f"{fmt.max_side} pixels a side); choose PNG as the output format"
+        )
     out = io.BytesIO()
     im = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
     if icc_profile:

@@ -58,10 +58,17 @@ class DetectResult:
 
 @translated
 def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAULT_LIMITS) -> DetectResult:
-    """Decode `data` upright and find the faces in it."""
-    decoded = imaging.decode(data, limits)
-    faces = tuple((detector or get_detector()).detect(decoded.pixels[:, :, :3]))
-    return DetectResult(decoded.width, decoded.height, faces, decoded.orientation)
+    """Decode `data` upright and find the faces in it (a large JPEG is decoded only as large as the detector
+    looks: the faces are the same, found in a fraction of the time, and mapped back to the full size)."""
+    from .faces._input import needed_long_side, scaled
+
+    detector = detector or get_detector()
+    decoded = imaging.decode(data, limits, at_least=needed_long_side(detector))
+    found = detector.detect(decoded.pixels[:, :, :3])
+    width, height = decoded.full_size or (decoded.width, decoded.height)
+    if decoded.full_size is not None:
+        found = scaled(found, width / decoded.width, height / decoded.height)
+    return DetectResult(width, height, tuple(found), decoded.orientation)
 
 
 def _faces(decoded: Decoded, options: CleanOptions, detector: Detector | None) -> tuple[Detection, ...]:

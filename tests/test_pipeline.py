@@ -191,3 +191,18 @@ def test_keep_icc_still_fails_closed_on_anything_else(sample_bytes: bytes, monke
     monkeypatch.setattr(pipeline.imaging, "encode", leaky)
     with pytest.raises(VerificationError, match=r"(?i)artist"):
         clean(sample_bytes, CleanOptions(keep_icc=True), detector=FakeDetector(FACE))
+
+
+def test_detect_decodes_a_large_jpeg_only_as_large_as_the_detector_looks(portrait: Image.Image) -> None:
+    from anonymizer import get_detector, imaging
+    from tests.helpers import gps_exif
+
+    big = encode(portrait.resize((3000, 2000)), "JPEG", quality=90, exif=gps_exif(orientation=6))
+    detector = get_detector("fast")
+    decoded = imaging.decode(big, at_least=1024)
+    assert decoded.full_size == (2000, 3000) and max(decoded.width, decoded.height) < 3000  # upright, reduced
+    result = detect(big, detector)
+    full = detector.detect(imaging.decode(big).pixels[:, :, :3])
+    assert (result.width, result.height) == (2000, 3000) and len(result.faces) == len(full) >= 1
+    for ours, theirs in zip(sorted(result.faces, key=lambda d: d.box.x), sorted(full, key=lambda d: d.box.x)):
+        assert abs(ours.box.x - theirs.box.x) < 12 and abs(ours.box.w - theirs.box.w) < 12
