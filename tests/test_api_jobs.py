@@ -687,3 +687,19 @@ def test_detect_on_a_rotated_video_answers_for_the_upright_frame(svc: tuple[Test
     assert (body["width"], body["height"]) == (SIZE[1], SIZE[0]) and body["video"]["rotation"] in (90, 270)
     poster = Image.open(io.BytesIO(base64.b64decode(body["preview"]["data"])))
     assert poster.size == (SIZE[1], SIZE[0])
+
+
+def test_inspect_and_strip_take_a_video(svc: tuple[TestClient, FastAPI]) -> None:
+    from tests.video_fixtures import frame_digests
+
+    client = svc[0]
+    clip = make_clip(0.5, 10, (64, 48), metadata={"location": "+48.8584+002.2945/"}, container="mov")
+    r = client.post("/v1/inspect", files={"video": ("clip.mov", clip, "video/quicktime")})
+    assert r.status_code == 200, r.text
+    assert r.json()["format"] == "mov" and not r.json()["clean"]
+    r = client.post("/v1/strip", files={"video": ("clip.mov", clip, "video/quicktime")})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "video/quicktime" and int(r.headers["x-metadata-removed"]) > 0
+    assert frame_digests(r.content) == frame_digests(clip)
+    r = client.post("/v1/inspect", files={"video": ("clip.mov", r.content, "video/quicktime")})
+    assert r.json()["clean"]

@@ -1,18 +1,21 @@
-"""POST /v1/inspect (the metadata report as JSON) and POST /v1/strip (the photo without its metadata)."""
+"""POST /v1/inspect (the metadata report as JSON) and POST /v1/strip (the photo or video without its metadata).
+
+Both take one file, in a part named 'photo' or 'video' (a video may be larger: the service's video limit)."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-import anonymizer
-from anonymizer import FORMATS, StripResult, strip_summary
+from anonymizer import FORMATS, Kind, Limits, Summary, media
 from anonymizer import summary as views
 
 from ..deps import PoolDep, SettingsDep, run_job
+from ..errors import RequestError
 from ..forms import FIELD_LIMIT, Form, FormSpec
-from ..schemas import PHOTO, ReportOut, StripForm, error_responses, multipart_body
+from ..schemas import PHOTO, VIDEO, ReportOut, StripForm, error_responses, multipart_body
 from ..settings import Settings
 from .common import IMAGE_RESPONSE, form_fields, image_headers
 
@@ -22,22 +25,44 @@ router = APIRouter(prefix="/v1", tags=["metadata"])
 @router.post(
     "/inspect",
     response_model=ReportOut,
-    summary="List the metadata a photo carries",
+    summary="List the metadata a photo or video carries",
     description="Every finding (EXIF, GPS, XMP, IPTC, thumbnails, embedded media, trailers, ICC ...) with "
     "where it is, what it says in plain words, its category and risk.",
-    openapi_extra=multipart_body(PHOTO),
+    openapi_extra=multipart_body({**PHOTO, **VIDEO}),
     responses=error_responses(400, 413, 415, 422, 503),
 )
 async def inspect(request: Request, settings: SettingsDep, pool: PoolDep) -> dict[str, Any]:
-    spec = FormSpec(files={"photo": settings.max_bytes})
-    return await run_job(
-        request, pool, spec, lambda form: views.report(anonymizer.inspect(form.files["photo"], settings.limits))
-    )
+    return await run_job(request, pool, _spec(settings, {}), lambda form: views.report(_inspect(form, settings)))
 
 
-def _strip(form: Form, settings: Settings) -> StripResult:
+def _spec(settings: Settings, fields: dict[str, int]) -> FormSpec:
+    """One file, a photo or a video, each under its own limit."""
+    return FormSpec(files={"photo": settings.max_bytes, "video": settings.max_video_bytes}, fields=fields,
+                    required=frozenset(), one_file=True)  # fmt: skip
+
+
+def _upload(form: Form) -> io.BytesIO:
+    parts = [data for name, data in form.files.items() if name in ("photo", "video")]
+    if len(parts) != 1:
+        raise RequestError("send one file, in a part named 'photo' or 'video'")
+    return io.BytesIO(parts[0])
+
+
+def _limits(src: io.BytesIO, settings: Settings) -> Limits:
+    """A photo keeps the photo limits even when sent in the 'video' part."""
+    return settings.video_limits if media.kind_of(src).kind is Kind.VIDEO else settings.limits
+
+
+def _inspect(form: Form, settings: Settings) -> Any:
+    src = _upload(form)
+    return media.inspect_stream(src, _limits(src, settings))
+
+
+def _strip(form: Form, settings: Settings) -> tuple[bytes, Summary]:
     fields = form_fields(StripForm, form)
-    return anonymizer.strip(form.files["photo"], settings.limits, fields.keep_icc)
+    src, sink = _upload(form), io.BytesIO()
+    summary = media.strip_stream(src, sink, _limits(src, settings), fields.keep_icc)
+    return sink.getvalue(), summary
 
 
 @router.post(
@@ -48,11 +73,10 @@ def _strip(form: Form, settings: Settings) -> StripResult:
     "verifies that no identifying metadata is left. Faces are not touched: use /v1/clean for that. With "
     "keep_icc=true the colour profile stays, unchanged. The X-* headers are the values of "
     "`anonymize strip --json`.",
-    openapi_extra=multipart_body(PHOTO, StripForm),
+    openapi_extra=multipart_body({**PHOTO, **VIDEO}, StripForm),
     responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
 )
 async def strip(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
-    spec = FormSpec(files={"photo": settings.max_bytes}, fields=dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
-    result = await run_job(request, pool, spec, lambda form: _strip(form, settings))
-    return Response(result.data, media_type=FORMATS[result.format].mime,
-                    headers=image_headers(strip_summary(result), "stripped"))
+    spec = _spec(settings, dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
+    data, summary = await run_job(request, pool, spec, lambda form: _strip(form, settings))
+    return Response(data, media_type=FORMATS[summary.format].mime, headers=image_headers(summary, "stripped"))
