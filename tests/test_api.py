@@ -385,7 +385,7 @@ def test_unexpected_error_is_500_with_the_same_shape(client: TestClient, monkeyp
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(anonymizer, "inspect", crash)
+    monkeypatch.setattr(anonymizer.media, "inspect_stream", crash)
     r = post(client, "/v1/inspect", photo())
     assert r.status_code == 500 and error_code(r) == "internal_error"
     assert "boom" not in r.text

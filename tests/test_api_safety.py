@@ -121,7 +121,7 @@ def _stream_upload(settings: Settings, total: int, chunk: int, declare_length: b
             headers["content-length"] = str(len(head) + total + 16 + len(boundary))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
-            return await c.post("/v1/inspect", content=body(), headers=headers)
+            return await c.post("/v1/preview", content=body(), headers=headers)  # one photo part: its limit
 
     r = asyncio.run(run())
     return r.status_code, error_code(r), sent[0]
