@@ -5,17 +5,21 @@ Every public function takes bytes and returns bytes or plain data; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from . import formats, imaging, metadata, obscure, regions, segmentation, verify
 from .errors import VerificationError, translated
 from .faces import Detector, get_detector
+from .faces.merge import absorb
 from .formats import Format
 from .imaging import Decoded
 from .metadata import Report
 from .options import DEFAULT_LIMITS, Background, CleanOptions, Limits
 from .summary import Summary
-from .types import Detection, Regions
+from .types import Box, Detection, Regions
 from .verify import inspect, strip, strip_summary
 
 # inspect, strip and strip_summary live in verify.py (the metadata side, light to import) and are part of the one
@@ -68,7 +72,23 @@ def detect(data: bytes, detector: Detector | None = None, limits: Limits = DEFAU
     width, height = decoded.full_size or (decoded.width, decoded.height)
     if decoded.full_size is not None:
         found = scaled(found, width / decoded.width, height / decoded.height)
-    return DetectResult(width, height, tuple(found), decoded.orientation)
+    return DetectResult(width, height, one_per_face(found), decoded.orientation)
+
+
+def one_per_face(found: Sequence[Detection]) -> tuple[Detection, ...]:
+    """The faces as reported (counts, the page's list, --json): a face the detector saw twice is listed once, as
+    the union of its boxes (so a reported list, sent back as faces, covers what the detections did). The mask
+    of an automatic clean is drawn from every detection, unmerged. Faces the user gave are kept as given."""
+    detected = [d for d in found if d.source != "user"]
+    if len(detected) < 2:
+        return tuple(found)
+    corners = [[d.box.x, d.box.y, d.box.x + d.box.w, d.box.y + d.box.h, d.score] for d in detected]
+    rows = np.asarray(corners, np.float32)
+    merged = tuple(
+        Detection(Box(float(x1), float(y1), float(x2 - x1), float(y2 - y1)), float(score), detected[0].source)
+        for x1, y1, x2, y2, score in absorb(rows).tolist()
+    )
+    return merged + tuple(d for d in found if d.source == "user")
 
 
 def _faces(decoded: Decoded, options: CleanOptions, detector: Detector | None) -> tuple[Detection, ...]:
@@ -140,7 +160,7 @@ def clean(data: bytes, options: CleanOptions | None = None, detector: Detector |
         format=target,
         width=width,
         height=height,
-        faces=faces,
+        faces=one_per_face(faces),
         regions_obscured=marked,
         orientation_applied=orientation,
         removed=None if removed is None else metadata.not_carried(removed, carried),

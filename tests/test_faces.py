@@ -436,3 +436,22 @@ def test_default_recall_on_wider_face(faces_corpus: Path) -> None:
                 found += best_iou(dets, Box(x, y, w, h)) >= 0.5
     assert total > 60
     assert found / total >= RECALL_FLOOR, f"recall {found / total:.3f} on {total} faces"
+
+
+def test_a_face_seen_twice_is_reported_once_and_stays_covered() -> None:
+    """The default ensemble may find one face twice (shifted, or at another scale): the reported list (counts,
+    the page's list, --json) has it once, as the union of its boxes; a small face inside a large box stays."""
+    from anonymizer.pipeline import one_per_face
+
+    found = [
+        Detection(Box(100, 100, 40, 50), 0.9, "ensemble"),
+        Detection(Box(104, 96, 42, 56), 0.4, "ensemble"),
+        Detection(Box(300, 100, 40, 50), 0.8, "ensemble"),
+        Detection(Box(310, 110, 8, 10), 0.7, "ensemble"),  # a small face inside a large box: another face
+        Detection(Box(100, 100, 40, 50), 1.0, "user"),  # given by the user: kept as given
+    ]
+    reported = one_per_face(found)
+    assert len(reported) == 4
+    merged = next(d for d in reported if d.score == pytest.approx(0.9))
+    assert (merged.box.x, merged.box.y, merged.box.x + merged.box.w, merged.box.y + merged.box.h) == (100, 96, 146, 152)
+    assert sum(d.source == "user" for d in reported) == 1

@@ -75,3 +75,30 @@ def fuse(boxes: Boxes, views: NDArray[np.int_], iou: float) -> Boxes:
         corners = (best[:, :4] * weights[:, None]).sum(axis=0) / weights.sum()
         fused.append([*corners, 1 - np.prod(1 - best[:, 4])])
     return np.asarray(fused, np.float32).reshape(-1, 5)
+
+
+def absorb(boxes: Boxes, share: float = 0.6, sizes: float = 0.4) -> Boxes:
+    """One box per face, for reporting: a box lying at least `share` inside a better-scoring one of a similar size
+    (at least `sizes` of the other's area: the same face seen twice, shifted or at a nearby scale) is merged into
+    it, as their union (so a list of these boxes, sent back as faces to obscure, covers all the originals did),
+    with the better score; repeated until nothing changes. A small face inside a large box is another face."""
+    while len(boxes) > 1:
+        order = np.argsort(-boxes[:, 4], kind="stable")
+        boxes = boxes[order].copy()
+        alive = np.ones(len(boxes), bool)
+        for i in range(len(boxes)):
+            rest = np.nonzero(alive[i + 1 :])[0] + i + 1
+            if not alive[i] or not rest.size:
+                continue
+            inter = _intersection(boxes[i], boxes[rest])
+            mine, theirs = _area(boxes[i : i + 1])[0], _area(boxes[rest])
+            smaller, larger = np.minimum(mine, theirs), np.maximum(mine, theirs)
+            members = rest[(inter >= share * np.maximum(smaller, 1e-6)) & (smaller >= sizes * larger)]
+            if members.size:
+                group = np.concatenate([boxes[i : i + 1], boxes[members]])
+                boxes[i, :2], boxes[i, 2:4] = group[:, :2].min(axis=0), group[:, 2:4].max(axis=0)
+                alive[members] = False
+        if alive.all():
+            break
+        boxes = boxes[alive]
+    return boxes
