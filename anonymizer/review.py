@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import pipeline, summary, verify
-from .errors import InputError
 from .faces import Detector
 from .metadata import Report
 from .options import DEFAULT_LIMITS, CleanOptions, Limits, OutputFormat
@@ -39,14 +38,6 @@ def needs_detector(options: CleanOptions) -> bool:
     return options.detect_faces and options.faces is None
 
 
-def inspect_or_none(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report | None:
-    """The metadata report, or None when the container cannot be walked (the report is informational here)."""
-    try:
-        return verify.inspect(data, limits)
-    except InputError:
-        return None
-
-
 def preview(data: bytes, limits: Limits = DEFAULT_LIMITS) -> CleanResult:
     """The photo upright as a metadata-free JPEG at full size, for screens that cannot show the original (HEIC).
 
@@ -62,4 +53,4 @@ def review(
 ) -> ReviewResult:
     """Faces (found by `detector`, default the bundled one) and metadata of `data`, and its preview if asked."""
     detected = pipeline.detect(data, detector, limits)
-    return ReviewResult(detected, inspect_or_none(data, limits), preview(data, limits) if with_preview else None)
+    return ReviewResult(detected, verify.input_report(data, limits), preview(data, limits) if with_preview else None)

@@ -55,7 +55,8 @@ def kept(keep_icc: bool) -> frozenset[Category]:
     return frozenset({Category.COLOUR_PROFILE}) if keep_icc else frozenset()
 
 
-def input_report(data: bytes, limits: Limits) -> Report | None:
+def input_report(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Report | None:
+    """The metadata report, or None when the container cannot be walked (the report is informational there)."""
     try:
         return metadata.inspect(data, limits)
     except InputError:

@@ -7,10 +7,16 @@ re-encoded as text is still found. Shared by the canary tests of every format.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import struct
 import zlib
 
-from PIL import ImageCms
+import numpy as np
+from PIL import Image, ImageCms, ImageSequence
+
+import anonymizer
+from anonymizer import CleanOptions, InputError
 
 MARKER = b"CANARY-7f3a9e-smuggled-through"
 MAX_INFLATE = 64 * 1024 * 1024  # bytes inflated from one stream
@@ -90,3 +96,16 @@ def profile_with_tag(signature: bytes, value: bytes) -> bytes:
         body += tag + bytes(-len(tag) % 4)
     out = base[4:128] + struct.pack(">I", len(tags)) + table + body
     return struct.pack(">I", 4 + len(out)) + out
+
+
+def outputs(data: bytes) -> dict[str, bytes]:
+    """strip's outputs (it must succeed), and clean's where Pillow can decode the canary at all."""
+    out = {"strip": anonymizer.strip(data).data, "strip --keep-icc": anonymizer.strip(data, keep_icc=True).data}
+    with contextlib.suppress(InputError):
+        out["clean"] = anonymizer.clean(data, CleanOptions(detect_faces=False)).data
+    return out
+
+
+def frames(data: bytes) -> list[np.ndarray]:
+    with Image.open(io.BytesIO(data)) as im:
+        return [np.asarray(frame.convert("RGBA")) for frame in ImageSequence.Iterator(im)]

@@ -4,20 +4,19 @@ pixel-identical through strip, byte for byte where nothing is hidden."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image
 
 import anonymizer
-from anonymizer import CleanOptions, InputError, metadata
+from anonymizer import metadata
 from anonymizer.metadata import gif
 
-from .canary import MARKER, leaks, profile_with_tag
+from .canary import MARKER, frames, leaks, outputs, profile_with_tag
 
 RNG = np.random.default_rng(19)
 PIXELS = RNG.integers(0, 255, (12, 16, 3), dtype=np.uint8)
@@ -165,19 +164,6 @@ CANARIES: dict[str, Callable[[], bytes]] = {
     "graphic control extension before the trailer": lambda: still()[:-1] + b"\x21\xf9\x04\x00\x00\x00\x00"
     + blocks(MARKER) + b"\x00\x3b",
 }
-
-
-def outputs(data: bytes) -> dict[str, bytes]:
-    """strip's outputs (it must succeed), and clean's where Pillow can decode the canary at all."""
-    out = {"strip": anonymizer.strip(data).data, "strip --keep-icc": anonymizer.strip(data, keep_icc=True).data}
-    with contextlib.suppress(InputError):
-        out["clean"] = anonymizer.clean(data, CleanOptions(detect_faces=False)).data
-    return out
-
-
-def frames(data: bytes) -> list[np.ndarray]:
-    with Image.open(io.BytesIO(data)) as im:
-        return [np.asarray(frame.convert("RGBA")) for frame in ImageSequence.Iterator(im)]
 
 
 ENCODED = {"LZW codes past the pixels"}  # the marker is there as LZW codes, not as bytes

@@ -4,7 +4,6 @@ pixel-identical through strip, and their image data is not re-deflated."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
 import zlib
@@ -12,12 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageSequence
+from PIL import Image, ImageCms
 
 import anonymizer
-from anonymizer import CleanOptions, InputError, metadata
+from anonymizer import metadata
 
-from .canary import MARKER, leaks, profile_with_tag
+from .canary import MARKER, frames, leaks, outputs, profile_with_tag
 
 Parts = list[tuple[bytes, bytes]]
 RNG = np.random.default_rng(19)
@@ -137,19 +136,6 @@ CANARIES: dict[str, Callable[[], bytes]] = {
     "after IEND": lambda: png(rgb()) + MARKER,
     "eXIf": lambda: png(insert(rgb(), b"IDAT", (b"eXIf", b"MM\x00*\x00\x00\x00\x08" + MARKER))),
 }
-
-
-def outputs(data: bytes) -> dict[str, bytes]:
-    """strip's outputs (it must succeed), and clean's where Pillow can decode the canary at all."""
-    out = {"strip": anonymizer.strip(data).data, "strip --keep-icc": anonymizer.strip(data, keep_icc=True).data}
-    with contextlib.suppress(InputError):
-        out["clean"] = anonymizer.clean(data, CleanOptions(detect_faces=False)).data
-    return out
-
-
-def frames(data: bytes) -> list[np.ndarray]:
-    with Image.open(io.BytesIO(data)) as im:
-        return [np.asarray(frame.convert("RGBA")) for frame in ImageSequence.Iterator(im)]
 
 
 @pytest.mark.parametrize("place", CANARIES)

@@ -4,20 +4,19 @@ pixel-identical through strip, with their bitstreams bit-exact."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image
 
 import anonymizer
-from anonymizer import CleanOptions, InputError, metadata
+from anonymizer import metadata
 from anonymizer.metadata import webp
 
-from .canary import MARKER, leaks, profile_with_tag
+from .canary import MARKER, frames, leaks, outputs, profile_with_tag
 
 Chunks = list[tuple[bytes, bytes]]
 RNG = np.random.default_rng(19)
@@ -117,19 +116,6 @@ CANARIES: dict[str, Callable[[], bytes]] = {
     "after the RIFF end": lambda: riff(lossy()) + MARKER,
     "animation frame without ANIM": lambda: riff([*alpha(), (b"ANMF", bytes(16) + raw(b"VP8 ", MARKER))]),
 }
-
-
-def outputs(data: bytes) -> dict[str, bytes]:
-    """strip's outputs (it must succeed), and clean's where Pillow can decode the canary at all."""
-    out = {"strip": anonymizer.strip(data).data, "strip --keep-icc": anonymizer.strip(data, keep_icc=True).data}
-    with contextlib.suppress(InputError):
-        out["clean"] = anonymizer.clean(data, CleanOptions(detect_faces=False)).data
-    return out
-
-
-def frames(data: bytes) -> list[np.ndarray]:
-    with Image.open(io.BytesIO(data)) as im:
-        return [np.asarray(frame.convert("RGBA")) for frame in ImageSequence.Iterator(im)]
 
 
 @pytest.mark.parametrize("place", CANARIES)
