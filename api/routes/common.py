@@ -15,8 +15,10 @@ from anonymizer import formats as registry
 from anonymizer import summary as views
 from anonymizer.regions import parse_faces_choice, parse_regions_json
 
-from ..forms import Form
+from ..errors import RequestError
+from ..forms import Form, FormSpec
 from ..schemas import ObscureForm
+from ..settings import Settings
 
 FormModel = TypeVar("FormModel", bound=BaseModel)
 NOTE_LIMIT = 500
@@ -145,3 +147,17 @@ def obscure_options(fields: ObscureForm, detector: str, limits: Limits, mask: by
         limits=limits,
         **more,
     )
+
+
+def one_file_spec(settings: Settings, fields: dict[str, int]) -> FormSpec:
+    """A form carrying one file, a photo or a video (part 'photo' or 'video'), each under its own limit."""
+    return FormSpec(files={"photo": settings.max_bytes, "video": settings.max_video_bytes}, fields=fields,
+                    required=frozenset(), one_file=True)  # fmt: skip
+
+
+def one_upload(form: Form) -> bytes:
+    """The file of a one_file_spec form."""
+    parts = [data for name, data in form.files.items() if name in ("photo", "video")]
+    if len(parts) != 1:
+        raise RequestError("send one file, in a part named 'photo' or 'video'")
+    return parts[0]

@@ -15,25 +15,17 @@ from anonymizer.faces import Detector
 from anonymizer.video.poster import poster_review
 
 from ..deps import ModelsDep, PoolDep, SettingsDep, run_job
-from ..errors import RequestError
-from ..forms import FIELD_LIMIT, Form, FormSpec
+from ..forms import FIELD_LIMIT, Form
 from ..schemas import PHOTO, VIDEO, DetectForm, DetectOut, error_responses, multipart_body
 from ..settings import Settings
-from .common import form_fields
+from .common import form_fields, one_file_spec, one_upload
 
 router = APIRouter(prefix="/v1", tags=["photos"])
 
 
-def _upload(form: Form) -> bytes:
-    parts = [data for name, data in form.files.items() if name in ("photo", "video")]
-    if len(parts) != 1:
-        raise RequestError("send one file, in a part named 'photo' or 'video'")
-    return parts[0]
-
-
 def _detect(form: Form, detector: Detector, settings: Settings) -> dict[str, Any]:
     fields = form_fields(DetectForm, form)
-    data = _upload(form)
+    data = one_upload(form)
     if registry.sniff(data[: registry.SNIFF_BYTES]).kind is registry.Kind.VIDEO:
         poster = poster_review(data, detector, settings.video_limits)
         found, body = poster.found, poster.to_json()
@@ -63,10 +55,5 @@ def _detect(form: Form, detector: Detector, settings: Settings) -> dict[str, Any
 )
 async def detect(request: Request, settings: SettingsDep, pool: PoolDep, models: ModelsDep) -> dict[str, Any]:
     detector = models.require()
-    spec = FormSpec(
-        files={"photo": settings.max_bytes, "video": settings.max_video_bytes},
-        fields=dict.fromkeys(DetectForm.model_fields, FIELD_LIMIT),
-        required=frozenset(),
-        one_file=True,
-    )
+    spec = one_file_spec(settings, dict.fromkeys(DetectForm.model_fields, FIELD_LIMIT))
     return await run_job(request, pool, spec, lambda form: _detect(form, detector, settings))

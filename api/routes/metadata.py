@@ -13,11 +13,10 @@ from anonymizer import FORMATS, Kind, Limits, Summary, media
 from anonymizer import summary as views
 
 from ..deps import PoolDep, SettingsDep, run_job
-from ..errors import RequestError
-from ..forms import FIELD_LIMIT, Form, FormSpec
+from ..forms import FIELD_LIMIT, Form
 from ..schemas import PHOTO, VIDEO, ReportOut, StripForm, error_responses, multipart_body
 from ..settings import Settings
-from .common import IMAGE_RESPONSE, form_fields, image_headers
+from .common import IMAGE_RESPONSE, form_fields, image_headers, one_file_spec, one_upload
 
 router = APIRouter(prefix="/v1", tags=["metadata"])
 
@@ -32,20 +31,8 @@ router = APIRouter(prefix="/v1", tags=["metadata"])
     responses=error_responses(400, 413, 415, 422, 503),
 )
 async def inspect(request: Request, settings: SettingsDep, pool: PoolDep) -> dict[str, Any]:
-    return await run_job(request, pool, _spec(settings, {}), lambda form: views.report(_inspect(form, settings)))
-
-
-def _spec(settings: Settings, fields: dict[str, int]) -> FormSpec:
-    """One file, a photo or a video, each under its own limit."""
-    return FormSpec(files={"photo": settings.max_bytes, "video": settings.max_video_bytes}, fields=fields,
-                    required=frozenset(), one_file=True)  # fmt: skip
-
-
-def _upload(form: Form) -> io.BytesIO:
-    parts = [data for name, data in form.files.items() if name in ("photo", "video")]
-    if len(parts) != 1:
-        raise RequestError("send one file, in a part named 'photo' or 'video'")
-    return io.BytesIO(parts[0])
+    spec = one_file_spec(settings, {})
+    return await run_job(request, pool, spec, lambda form: views.report(_inspect(form, settings)))
 
 
 def _limits(src: io.BytesIO, settings: Settings) -> Limits:
@@ -54,13 +41,13 @@ def _limits(src: io.BytesIO, settings: Settings) -> Limits:
 
 
 def _inspect(form: Form, settings: Settings) -> Any:
-    src = _upload(form)
+    src = io.BytesIO(one_upload(form))
     return media.inspect_stream(src, _limits(src, settings))
 
 
 def _strip(form: Form, settings: Settings) -> tuple[bytes, Summary]:
     fields = form_fields(StripForm, form)
-    src, sink = _upload(form), io.BytesIO()
+    src, sink = io.BytesIO(one_upload(form)), io.BytesIO()
     summary = media.strip_stream(src, sink, _limits(src, settings), fields.keep_icc)
     return sink.getvalue(), summary
 
@@ -77,6 +64,6 @@ def _strip(form: Form, settings: Settings) -> tuple[bytes, Summary]:
     responses={200: IMAGE_RESPONSE, **error_responses(400, 413, 415, 422, 500, 503)},
 )
 async def strip(request: Request, settings: SettingsDep, pool: PoolDep) -> Response:
-    spec = _spec(settings, dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
+    spec = one_file_spec(settings, dict.fromkeys(StripForm.model_fields, FIELD_LIMIT))
     data, summary = await run_job(request, pool, spec, lambda form: _strip(form, settings))
     return Response(data, media_type=FORMATS[summary.format].mime, headers=image_headers(summary, "stripped"))
