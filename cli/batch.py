@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import typer
 
-from anonymizer import AnonymizerError, Format, Summary, formats
+from anonymizer import AnonymizerError, Format, InputError, OptionsError, Summary, formats
 
 from . import render
 from .exits import Exit, for_error
@@ -77,13 +77,13 @@ class Batch:
             render.error(str(path), message)
 
     def fail_with(self, path: Path, exc: BaseException) -> None:
+        if DEBUG["on"] and not isinstance(exc, FileProblem | InputError | OptionsError):
+            traceback.print_exception(exc)  # a bug or a model failure: the whole chain, for the report
         if isinstance(exc, FileProblem):
             self.fail(path, str(exc), Exit.FILES)
         elif isinstance(exc, AnonymizerError):
             self.fail(path, str(exc), for_error(exc))
-        else:  # the last resort: a bug of ours, one line (a traceback only with --debug), and the batch goes on
-            if DEBUG["on"]:
-                traceback.print_exception(exc)
+        else:  # the last resort: a bug the library did not translate; one line, and the batch goes on
             self.fail(
                 path, f"internal error ({type(exc).__name__}: {exc}); this is a bug, please report it", Exit.INTERNAL
             )

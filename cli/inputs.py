@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from anonymizer import Format, Kind, OutputFormat, Regions, formats
+from anonymizer import Kind, OutputFormat, Regions, formats
 
 from . import batch, render
 from .exits import Exit
@@ -57,16 +57,6 @@ def output_format(fmt: OutputFormat, out: Path | None) -> OutputFormat:
     if fmt is not OutputFormat.SAME and fmt.value != named.name:
         raise usage("anonymize clean", f"-o {out} names {named.label} but --format says {fmt.value}")
     return OutputFormat(named.name)
-
-
-def predict_strip(out: Path | None) -> batch.Predict:
-    def predict(fmt: Format) -> Format:
-        target = formats.FORMATS[fmt.stripped_as]
-        if out is not None and out.suffix.lower() not in target.suffixes:
-            raise FileProblem(f"-o {out}: strip writes {target.label} here; name it {target.extension}")
-        return target
-
-    return predict
 
 
 def regions(strokes: Path | None, boxes: list[str], ellipses: list[str], mask: Path | None) -> Regions:

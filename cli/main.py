@@ -248,7 +248,7 @@ def strip_command(
         selection,
         job,
         batch.Destination(out, out_dir, force, in_place),
-        inputs.predict_strip(out),
+        lambda source: formats.FORMATS[source.stripped_as],  # Destination refuses an -o that names another
         as_json,
         "stripped",
     )

@@ -326,3 +326,15 @@ def test_the_readme_lists_every_exit_code() -> None:
     for code in MEANINGS:
         assert f"\n| {int(code)} | " in readme
 
+
+
+def test_debug_shows_the_traceback_of_a_bug(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(verify, "strip", broken)
+    code, out, err = cli("strip", photo)
+    assert code == Exit.INTERNAL and "Traceback" not in out + err
+    photo.with_name("photo-clean.jpg").unlink(missing_ok=True)
+    code, out, err = cli("--debug", "strip", photo)
+    assert code == Exit.INTERNAL and "Traceback" in err and "KeyError" in err
