@@ -88,6 +88,22 @@ class Parsed:
             return True
         return False
 
+    def note(self, text: str) -> None:
+        """A note for the strip's result, once."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def kept_profile(self, profile: bytes, label: str) -> bytes | None:
+        """With keep_icc, the colour profile rebuilt with its colour tags only; None (and a note saying why) when
+        it is not a valid profile, so nothing labelled a profile is kept unless it is one. The caller sets
+        kept_colour once the profile is really placed in the output."""
+        from . import icc
+
+        rebuilt = icc.rebuild_profile(profile)
+        if rebuilt is None:
+            self.note(f"{label} is not a colour profile we keep ({icc.describe_problem(profile)}); removed")
+        return rebuilt
+
     def structure(self, where: str, what: str, size: int = 0) -> None:
         self.add(where, what, Category.STRUCTURE, size)
 

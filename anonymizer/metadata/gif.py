@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CorruptImageError, TooLargeError
-from . import blobs, icc, xmp
+from . import blobs, xmp
 from .base import Memo, Parsed, Piece, check_item, human_size, need, printable, tag_name, u8, unchecked
 from .report import Category, Risk
 
@@ -213,13 +213,8 @@ def _icc(profile: bytes, where: str, state: State, parsed: Parsed) -> None:
         return
     if any(f.category is not Category.COLOUR_PROFILE for f in parsed.findings[since:]):
         return
-    state.icc = icc.rebuild_profile(profile)
-    if state.icc is None:
-        note = f"GIF ICC extension is not a colour profile we keep ({icc.describe_problem(profile)}); removed"
-        if note not in parsed.notes:
-            parsed.notes.append(note)
-    else:
-        parsed.kept_colour = True
+    state.icc = parsed.kept_profile(profile, "GIF ICC extension")
+    parsed.kept_colour = state.icc is not None
 
 
 # --- LZW: where each image's data ends, and which colours its pixels use ------------------------------------

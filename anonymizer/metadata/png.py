@@ -19,7 +19,7 @@ from collections.abc import Callable
 from isal import isal_zlib
 
 from ..errors import CorruptImageError, TooLargeError
-from . import blobs, exif, icc, xmp
+from . import blobs, exif, xmp
 from .base import Parsed, check_item, human_size, need, printable, tag_name, u32
 from .png_image import State, _finish, _image_chunk, chunk, slack
 from .report import Category, Risk
@@ -127,14 +127,9 @@ def _exact(kind: bytes, body: bytes, size: int, where: str, parsed: Parsed) -> b
     if kind == b"sRGB" and body[:1] > b"\x03":
         parsed.add(where, "rendering intent out of range", Category.HIDDEN, 1)
     if len(body) < size or (kind == b"sRGB" and body[0] > 3):
-        _note(parsed, f"PNG {tag_name(kind)} chunk is malformed; removed")
+        parsed.note(f"PNG {tag_name(kind)} chunk is malformed; removed")
         return None
     return body[:size]
-
-
-def _note(parsed: Parsed, text: str) -> None:
-    if text not in parsed.notes:
-        parsed.notes.append(text)
 
 
 def _inflate(raw: bytes, parsed: Parsed, where: str = "") -> bytes:
@@ -226,11 +221,8 @@ def _iccp(body: bytes, where: str, parsed: Parsed) -> bytes | None:
     blobs.icc_findings(profile, where, parsed)
     if not parsed.keep_icc:
         return None
-    rebuilt = icc.rebuild_profile(profile)
-    if rebuilt is None:
-        _note(parsed, f"PNG iCCP chunk is not a colour profile we keep ({icc.describe_problem(profile)}); removed")
-        return None
-    return ICC_NAME + b"\x00\x00" + zlib.compress(rebuilt)
+    rebuilt = parsed.kept_profile(profile, "PNG iCCP chunk")
+    return None if rebuilt is None else ICC_NAME + b"\x00\x00" + zlib.compress(rebuilt)
 
 
 def _exif(body: bytes, where: str, parsed: Parsed) -> None:

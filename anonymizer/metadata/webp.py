@@ -26,7 +26,7 @@ import PIL
 from PIL import Image
 
 from ..errors import CorruptImageError
-from . import blobs, exif, icc, xmp
+from . import blobs, exif, xmp
 from .base import Memo, Parsed, Piece, check_item, human_size, need, tag_name, u32, unchecked
 from .report import Category
 
@@ -164,13 +164,8 @@ def _iccp(body: bytes, where: str, state: State, parsed: Parsed) -> None:
         return
     if any(f.category is not Category.COLOUR_PROFILE for f in parsed.findings[since:]):
         return
-    state.icc = icc.rebuild_profile(body)
-    if state.icc is None:
-        note = f"WebP ICCP chunk is not a colour profile we keep ({icc.describe_problem(body)}); removed"
-        if note not in parsed.notes:
-            parsed.notes.append(note)
-    else:
-        parsed.kept_colour = True
+    state.icc = parsed.kept_profile(body, "WebP ICCP chunk")
+    parsed.kept_colour = state.icc is not None
 
 
 def _anmf(data: bytes, start: int, end: int, where: str, state: State, parsed: Parsed) -> None:
